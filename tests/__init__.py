@@ -1,0 +1,1 @@
+"""Tests of the VE Monitor integration."""
