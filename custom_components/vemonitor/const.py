@@ -21,14 +21,21 @@ CONF_PORT: Final = "port"
 CONF_TIME_INTERVAL: Final = "time_interval"
 DEFAULT_TIME_INTERVAL: Final = 1
 
+# VE.Direct links (HA layer, issue 4).
+MANUFACTURER: Final = "Victron Energy"
+PROBE_TIMEOUT: Final = 10.0  # seconds the flows wait for valid blocks before giving up
+STALL_MIN_SECONDS: Final = 5  # a link is lost after max(3 x time_interval, this) s without a valid block
+PORT_MISSING_AFTER: Final = 60  # seconds a configured local port may be absent before a repair issue
+
 # Redis server entries (appConnectors).
 CONF_HOST: Final = "host"
 CONF_REDIS_PORT: Final = "port"
-CONF_PASSWORD: Final = "password"
+CONF_PASSWORD: Final = "password"  # noqa: S105 - the name of the config key, not a password
 CONF_USERNAME: Final = "username"
 CONF_DB: Final = "db"
 CONF_TLS: Final = "tls"
 CONF_TLS_VERIFY: Final = "tls_verify"
+CONF_CA_CERT: Final = "ca_cert"  # optional PEM of the CA that signed the server certificate
 DEFAULT_REDIS_PORT: Final = 6379
 
 # Redis output subentries of a VE.Direct entry (outputs.redis items of the seed).

@@ -1,0 +1,193 @@
+"""Redis output benchmark: pipelined batches vs one round trip per sample, one-day backlog drain, memory.
+
+Run with `scripts/bench redis`. Starts its own redis-server on a free loopback port (never 6379) and, for
+scale, runs `redis-benchmark -P 16 -t hset` against it as the ceiling.
+Goals: >= 50,000 samples/s, one-day backlog (86,400 samples) drained in <= 5 s, <= 150 B per buffered sample.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import gc
+from pathlib import Path
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import tracemalloc
+
+from custom_components.vemonitor.redis_worker import (
+    OutputSettings,
+    OutputWorker,
+    RedisConnector,
+    RedisServerSettings,
+    Sample,
+)
+from tests.redis_server import RedisServer
+
+COLUMNS = {"bmv700": ["V", "I", "P", "SOC", "Alarm", "AR", "Relay"]}
+DAY = 86_400
+START = 1_725_292_361
+PER_SAMPLE_COUNT = 5_000
+REPEAT = 3
+TICK = 0.001  # the stall probe's period
+
+
+def seed_sample(index: int) -> Sample:
+    """A BMV-700 sample like the seed's, with varying current and voltage."""
+    return Sample(
+        START + index,
+        {
+            "V": 12.064 + (index % 7) / 1000,
+            "I": -7.52 - (index % 31) / 1000,
+            "P": -91.0,
+            "SOC": 83.8,
+            "Alarm": 0,
+            "AR": 0,
+            "Relay": 0,
+            "PID": "0x203",
+        },
+    )
+
+
+def make_worker(connector: RedisConnector, node: str, backlog_limit: int | None = None) -> OutputWorker:
+    """An output writing the seed's columns under `node`."""
+    settings = OutputSettings(redis_node=node, columns=COLUMNS, backlog_limit=backlog_limit)
+    return OutputWorker(lambda: connector, settings)
+
+
+async def max_loop_lag[T](during: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+    """Run the awaitable factory; measure how late a 1 ms ticker ran at worst (the longest loop stall)."""
+    worst = 0.0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not done:
+            await asyncio.sleep(TICK)
+            now = time.perf_counter()
+            worst = max(worst, now - last - TICK)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    result = await during()
+    done = True
+    await task
+    return result, worst
+
+
+async def pipelined_rate(connector: RedisConnector, samples: list[Sample]) -> tuple[float, float]:
+    """Best of REPEAT: samples/s of one output sending what is buffered, and add() cost in us/sample."""
+    best_rate, best_add = 0.0, float("inf")
+    for _ in range(REPEAT):
+        worker = make_worker(connector, "bench_pipe", backlog_limit=len(samples))
+        start = time.perf_counter()
+        for sample in samples:
+            worker.add(sample)
+        added = time.perf_counter()
+        assert await worker.flush()
+        end = time.perf_counter()
+        best_rate = max(best_rate, len(samples) / (end - added))
+        best_add = min(best_add, (added - start) / len(samples) * 1e6)
+    return best_rate, best_add
+
+
+async def per_sample_rate(connector: RedisConnector, samples: list[Sample]) -> float:
+    """Best of REPEAT: samples/s when every sample is its own round trip (SADD + HSET of one field)."""
+    best = 0.0
+    for _ in range(REPEAT):
+        worker = make_worker(connector, "bench_single", backlog_limit=len(samples))
+        start = time.perf_counter()
+        for sample in samples:
+            worker.add(sample)
+            assert await worker.flush()
+        best = max(best, len(samples) / (time.perf_counter() - start))
+    return best
+
+
+async def drain(server: RedisServer, connector: RedisConnector, samples: list[Sample]) -> tuple[float, float]:
+    """Seconds to deliver a one-day backlog taken while Redis was down, and the worst event loop stall."""
+    worker = make_worker(connector, "bench_drain")
+    server.stop()
+    for sample in samples:
+        worker.add(sample)
+    assert not await worker.flush()
+    server.start()
+    await connector.close()
+    start = time.perf_counter()
+    delivered, lag = await max_loop_lag(worker.flush)
+    elapsed = time.perf_counter() - start
+    assert delivered
+    assert worker.pending_samples == 0
+    fields = await connector.client.hlen("bench_drain_bmv700")
+    assert fields == len(samples), fields
+    return elapsed, lag
+
+
+def memory_per_sample(samples: list[Sample]) -> float:
+    """tracemalloc bytes per buffered sample (the row encoded at add time, in the compact backlog)."""
+    worker = make_worker(RedisConnector(RedisServerSettings("127.0.0.1", 1)), "bench_mem")
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for sample in samples:
+        worker.add(sample)
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert worker.pending_samples == len(samples)
+    return used / len(samples)
+
+
+def redis_benchmark(server: RedisServer) -> float | None:
+    """HSET requests/s of redis-benchmark with 16 commands per pipeline, the same server: the ceiling."""
+    binary = shutil.which("redis-benchmark")
+    if binary is None:
+        return None
+    output = subprocess.run(
+        [binary, "-h", server.host, "-p", str(server.port), "-P", "16", "-t", "hset", "-n", "500000", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"HSET: ([\d.]+) requests per second", output.replace("\r", "\n"))
+    return float(match.group(1)) if match else None
+
+
+async def main() -> None:
+    samples = [seed_sample(index) for index in range(DAY)]
+    gc.freeze()  # the benchmark's own 86,400 input dicts must not weigh on the measured GC pauses
+    with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
+        connector = RedisConnector(RedisServerSettings(server.host, server.port))
+        rate, add_us = await pipelined_rate(connector, samples)
+        single = await per_sample_rate(connector, samples[:PER_SAMPLE_COUNT])
+        drain_s, lag = await drain(server, connector, samples)
+        await connector.close()
+        ceiling = redis_benchmark(server)
+    memory = memory_per_sample(samples)
+
+    rows = [
+        (
+            "write rate, pipelined (1,000 samples/trip)",
+            f"{rate:,.0f} samples/s",
+            ">= 50,000",
+            rate >= 50_000,
+        ),
+        ("one round trip per sample", f"{single:,.0f} samples/s", "(peer)", None),
+        ("speed-up pipelined / per sample", f"x {rate / single:,.1f}", "", None),
+        ("add() cost, encode + buffer (not in rates)", f"{add_us:.2f} us/sample", "", None),
+        ("drain one-day backlog (86,400 samples)", f"{drain_s:.2f} s", "<= 5 s", drain_s <= 5),
+        ("longest event loop stall during drain", f"{lag * 1000:.1f} ms", "", None),
+        ("memory per buffered sample (tracemalloc)", f"{memory:.1f} B", "<= 150 B", memory <= 150),
+    ]
+    if ceiling is not None:
+        rows.append(("redis-benchmark -P 16 -t hset (ceiling)", f"{ceiling:,.0f} HSET/s", "", None))
+        rows.append(("pipelined / ceiling", f"{rate / ceiling:.0%}", "", None))
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measure':<{width}}  {'value':>22}  {'goal':>10}  ok")
+    for name, value, goal, ok in rows:
+        mark = "" if ok is None else ("yes" if ok else "NO")
+        print(f"{name:<{width}}  {value:>22}  {goal:>10}  {mark}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,235 @@
+"""One VE.Direct device: the background client and the coordinator that samples it every time_interval."""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn, override
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_PORT,
+    CONF_TIME_INTERVAL,
+    DEFAULT_TIME_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    MANUFACTURER,
+    PORT_MISSING_AFTER,
+    PROBE_TIMEOUT,
+    STALL_MIN_SECONDS,
+)
+from .identity import is_local_port
+from .repairs import async_create_port_missing_issue, async_delete_port_missing_issue
+from .vedirect.client import LinkState, VeDirectClient
+from .vedirect.device import DeviceFrame
+
+if TYPE_CHECKING:
+    from .redis_runtime import RedisOutputs
+
+type VeDirectConfigEntry = ConfigEntry[VeDirectRuntime]
+type SampleListener = Callable[[VeDirectSample], None]
+
+
+@dataclass(frozen=True, slots=True)
+class VeDirectSample:
+    """The block's state at one instant: what the entities show and every Redis output stores."""
+
+    timestamp: datetime  # aware UTC: when the sample was taken
+    frame: DeviceFrame  # a snapshot (copy) of the merged frame at that instant
+
+
+@dataclass(slots=True)
+class VeDirectRuntime:
+    """entry.runtime_data of a VE.Direct entry."""
+
+    coordinator: VeDirectCoordinator
+    client: VeDirectClient
+    redis_outputs: RedisOutputs | None = field(default=None)
+
+
+class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
+    """Samples the latest merged frame every time_interval; fails while no valid block arrives."""
+
+    config_entry: VeDirectConfigEntry
+
+    def __init__(self, hass: HomeAssistant, entry: VeDirectConfigEntry) -> None:
+        """Build the client; nothing is opened before async_config_entry_first_refresh()."""
+        interval = int(entry.options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL))
+        super().__init__(
+            hass,
+            LOGGER,
+            config_entry=entry,
+            name=f"VE.Direct {entry.title}",
+            update_interval=timedelta(seconds=interval),
+        )
+        self.port: str = entry.data[CONF_PORT]
+        self.stall_after = timedelta(seconds=max(3 * interval, STALL_MIN_SECONDS))
+        self.client = VeDirectClient(
+            self.port,
+            on_frame=self._on_frame,
+            on_link_state=self._on_link_state,
+            stall_timeout=self.stall_after.total_seconds(),
+        )
+        self.frame: DeviceFrame | None = None
+        self.last_block_at: datetime | None = None
+        self.link_state: LinkState | None = None
+        self._client_reported = asyncio.Event()  # set on every frame and link state change (for setup)
+        self._sample_listeners: list[SampleListener] = []
+        self._port_missing_since: datetime | None = None
+        self._port_issue_raised = False
+
+    @callback
+    def async_add_sample_listener(self, listener: SampleListener) -> CALLBACK_TYPE:
+        """Call ``listener`` once per sample taken (the Redis outputs store exactly these samples)."""
+        self._sample_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._sample_listeners.remove(listener)
+
+        return remove
+
+    @override
+    async def _async_setup(self) -> None:
+        """Start the client tied to the entry and wait for the first valid block (else: not ready)."""
+        self.config_entry.async_create_background_task(
+            self.hass, self.client.run(), f"{DOMAIN} VE.Direct client {self.port}"
+        )
+        self.config_entry.async_on_unload(self.client.stop)
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                while self.frame is None:
+                    if self.link_state is LinkState.DISCONNECTED:
+                        raise UpdateFailed(
+                            translation_domain=DOMAIN,
+                            translation_key="cannot_open",
+                            translation_placeholders={"port": self.port},
+                        )
+                    self._client_reported.clear()
+                    await self._client_reported.wait()
+        except TimeoutError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="no_data",
+                translation_placeholders={"port": self.port},
+            ) from err
+        self._update_device_info()
+
+    @override
+    async def _async_update_data(self) -> VeDirectSample:
+        """Take one sample, or fail when the last valid block is older than the stall window."""
+        now = dt_util.utcnow()
+        if self.frame is None or self.last_block_at is None or now - self.last_block_at > self.stall_after:
+            self._link_lost(now)
+        assert self.frame is not None
+        sample = VeDirectSample(timestamp=now, frame=self.frame.copy())
+        for listener in list(self._sample_listeners):
+            try:
+                listener(sample)
+            except Exception:
+                LOGGER.exception("Sample listener of %s failed", self.name)
+        return sample
+
+    def _link_lost(self, now: datetime) -> NoReturn:
+        """Warn once, watch for a vanished port (repair issue), and fail the update."""
+        if self.last_update_success:
+            LOGGER.warning(
+                "%s: no valid VE.Direct block from %s for %d s; entities unavailable until data is back",
+                self.config_entry.title,
+                self.port,
+                self.stall_after.total_seconds(),
+            )
+        # A stat of a device node (done only while the link is down): too cheap for an executor hop.
+        if is_local_port(self.port) and not Path(self.port).exists():
+            if self._port_missing_since is None:
+                self._port_missing_since = now
+            elif not self._port_issue_raised and now - self._port_missing_since >= timedelta(
+                seconds=PORT_MISSING_AFTER
+            ):
+                async_create_port_missing_issue(self.hass, self.config_entry)
+                self._port_issue_raised = True
+        else:
+            self._port_missing_since = None
+        raise UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="link_lost",
+            translation_placeholders={
+                "port": self.port,
+                "seconds": str(int(self.stall_after.total_seconds())),
+            },
+        )
+
+    @override
+    async def _async_refresh(
+        self,
+        log_failures: bool = True,
+        raise_on_auth_failed: bool = False,
+        scheduled: bool = False,
+        raise_on_entry_error: bool = False,
+    ) -> None:
+        """Refresh without the base class's error line: _link_lost logs the loss once, at warning level.
+
+        The base class still logs the recovery once, at info ("Fetching VE.Direct <name> data recovered").
+        """
+        await super()._async_refresh(
+            log_failures=False,
+            raise_on_auth_failed=raise_on_auth_failed,
+            scheduled=scheduled,
+            raise_on_entry_error=raise_on_entry_error,
+        )
+
+    @callback
+    def _on_frame(self, frame: DeviceFrame) -> None:
+        """A valid block arrived (the client hands a fresh merged copy)."""
+        self.frame = frame
+        self.last_block_at = dt_util.utcnow()
+        self._port_missing_since = None
+        self._client_reported.set()
+        if self.data is not None and self._identity_changed(self.data.frame, frame):
+            self._update_device_info()
+        if self._port_issue_raised:
+            async_delete_port_missing_issue(self.hass, self.config_entry)
+            self._port_issue_raised = False
+
+    @callback
+    def _on_link_state(self, state: LinkState) -> None:
+        """Keep the port state for the link diagnostics; stalls are judged by sample age, not here."""
+        self.link_state = state
+        self._client_reported.set()
+        if self.data is not None:
+            self.async_update_listeners()
+
+    @staticmethod
+    def _identity_changed(old: DeviceFrame, new: DeviceFrame) -> bool:
+        return (old.product_id, old.serial_number, old.firmware) != (
+            new.product_id,
+            new.serial_number,
+            new.firmware,
+        )
+
+    def _update_device_info(self) -> None:
+        """Model, serial and firmware come from the device: (re)write them on the registry entry."""
+        dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.config_entry.entry_id, **self.device_info()
+        )
+
+    def device_info(self) -> DeviceInfo:
+        """The device registry entry of this block item: named after the block, described by its frame."""
+        frame = self.frame
+        product_id = None if frame is None else frame.product_id
+        return DeviceInfo(
+            identifiers={(DOMAIN, self.config_entry.unique_id or self.config_entry.entry_id)},
+            name=self.config_entry.title,
+            manufacturer=MANUFACTURER,
+            model=None if frame is None else frame.product_name,
+            model_id=None if product_id is None else f"0x{product_id:04X}",
+            serial_number=None if frame is None else frame.serial_number,
+            sw_version=None if frame is None else frame.firmware,
+        )

@@ -1,0 +1,306 @@
+"""Command line: ``python -m custom_components.vemonitor.vedirect decode|simulate ...``.
+
+``decode`` turns a capture (file, stdin or live port) into one JSON object per line; ``simulate`` serves a
+capture or a synthesised device on a new pseudo-terminal or a TCP port. See ``--help`` of each.
+"""
+
+import argparse
+import asyncio
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from enum import Enum
+import json
+from pathlib import Path
+import signal
+import sys
+from typing import IO, Any
+
+from .client import PortOpenError, close_port, open_port
+from .codes import VeCode, VeFlags
+from .fields import decode_value
+from .framing import FrameEvent, FrameParser, ParserStats, TextBlock
+from .simulator import DEVICE_KINDS, CaptureSource, EmissionSource, Faults, Simulator, synthetic_device
+
+_CHUNK = 65536
+_CHECKSUM_LABEL = "Checksum"
+
+_DECODE_HELP = """\
+Decode VE.Direct bytes into JSON lines:
+  {"type": "block", "valid": true, "fields": {label: raw text}, "values": {label: decoded value}}
+  {"type": "block", "valid": false}
+  {"type": "hex", "valid": bool, "command": "A", "register": "0x1050", "flags": 0, "value": ...}
+and last {"type": "summary", "valid_blocks": N, "invalid_blocks": N, "hex_frames": N,
+"invalid_hex_frames": N, "discarded_bytes": N}.
+Raw texts are the wire bytes read as latin-1 and printed with \\u escapes, so that any byte survives:
+text.encode("latin-1") gives the bytes back. Enums print as their key, flag sets as a list of keys."""
+
+_SIMULATE_HELP = """\
+Simulate a VE.Direct device: replay a capture byte for byte or synthesise an MPPT, a BMV or an inverter.
+The first stdout line is the port to open (a pseudo-terminal path, or a socket:// URL with --tcp).
+A capture replayed without --loop goes silent after its last emission, with the port left open.
+Ends on SIGINT or SIGTERM."""
+
+
+def json_value(value: object) -> Any:
+    """A decoded value as JSON: enum members as their key, flag sets as their keys' list."""
+    if isinstance(value, VeFlags):
+        return value.keys
+    if isinstance(value, VeCode):
+        return value.key
+    if isinstance(value, Enum):
+        return value.name.lower() if value.name else value.value
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    return str(value)
+
+
+def event_json(event: FrameEvent) -> dict[str, Any]:
+    """One parser event as the JSON object ``decode`` prints."""
+    if isinstance(event, TextBlock):
+        if not event.valid:
+            return {"type": "block", "valid": False}
+        fields = {label: raw for label, raw in event.fields.items() if label != _CHECKSUM_LABEL}
+        return {
+            "type": "block",
+            "valid": True,
+            "fields": fields,
+            "values": {label: json_value(decode_value(label, raw)) for label, raw in fields.items()},
+        }
+    register = event.register
+    flags = event.flags
+    return {
+        "type": "hex",
+        "valid": event.valid,
+        "command": None if event.command is None else f"{event.command:X}",
+        "register": None if register is None else f"0x{register:04X}",
+        "flags": None if flags is None else int(flags),
+        "value": json_value(event.value),
+    }
+
+
+def summary_json(stats: ParserStats) -> dict[str, Any]:
+    """The closing summary line."""
+    return {
+        "type": "summary",
+        "valid_blocks": stats.valid_blocks,
+        "invalid_blocks": stats.invalid_blocks,
+        "hex_frames": stats.hex_frames,
+        "invalid_hex_frames": stats.invalid_hex_frames,
+        "discarded_bytes": stats.discarded_bytes,
+    }
+
+
+def _print_events(events: Iterable[FrameEvent], out: IO[str]) -> int:
+    """Print the events; return how many valid blocks there were."""
+    valid = 0
+    for event in events:
+        out.write(json.dumps(event_json(event)) + "\n")
+        if isinstance(event, TextBlock) and event.valid:
+            valid += 1
+    return valid
+
+
+def decode_stream(stream: IO[bytes], out: IO[str]) -> ParserStats:
+    """Decode a whole byte stream (file or stdin)."""
+    parser = FrameParser()
+    while chunk := stream.read(_CHUNK):
+        _print_events(parser.feed(chunk), out)
+    out.write(json.dumps(summary_json(parser.stats)) + "\n")
+    return parser.stats
+
+
+async def decode_url(url: str, out: IO[str], *, count: int | None, duration: float | None) -> ParserStats:
+    """Decode a live port until ``count`` valid blocks, ``duration`` seconds, EOF, or SIGINT/SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    timer = None if duration is None else loop.call_later(duration, stop.set)
+    parser = FrameParser()
+    try:
+        reader, writer = await open_port(url, open_timeout=15.0)
+        try:
+            valid = 0
+            while count is None or valid < count:
+                read = asyncio.ensure_future(reader.read(_CHUNK))
+                stopped = asyncio.ensure_future(stop.wait())
+                await asyncio.wait([read, stopped], return_when=asyncio.FIRST_COMPLETED)
+                stopped.cancel()
+                if not read.done():
+                    read.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await read
+                    break
+                data = read.result()
+                if not data:
+                    break
+                events = parser.feed(data)
+                if count is not None:
+                    events = _first_valid_blocks(events, count - valid, parser.stats)
+                valid += _print_events(events, out)
+                out.flush()
+        except OSError as err:
+            print(f"decode: {url}: {err}", file=sys.stderr)
+        finally:
+            await close_port(writer)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    out.write(json.dumps(summary_json(parser.stats)) + "\n")
+    out.flush()
+    return parser.stats
+
+
+def _first_valid_blocks(events: list[FrameEvent], limit: int, stats: ParserStats) -> list[FrameEvent]:
+    """The events up to and including the ``limit``-th valid block; ``stats`` forgets the others."""
+    for index, event in enumerate(events):
+        if isinstance(event, TextBlock) and event.valid:
+            limit -= 1
+            if limit == 0:
+                for dropped in events[index + 1 :]:
+                    if isinstance(dropped, TextBlock):
+                        stats.valid_blocks -= dropped.valid
+                        stats.invalid_blocks -= not dropped.valid
+                    else:
+                        stats.hex_frames -= dropped.valid
+                        stats.invalid_hex_frames -= not dropped.valid
+                return events[: index + 1]
+    return events
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability within [0, 1]")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not > 0")
+    return value
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+async def simulate(sim: Simulator, out: IO[str]) -> None:
+    """Serve until SIGINT/SIGTERM; the port to open is the first line printed."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        out.write(f"{await sim.start()}\n")
+        out.flush()
+        await stop.wait()
+    finally:
+        await sim.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of both commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m custom_components.vemonitor.vedirect",
+        description="VE.Direct tools: decode captures or live ports, simulate devices.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    decode = commands.add_parser(
+        "decode",
+        help="decode a capture or a live port into JSON lines",
+        description=_DECODE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = decode.add_mutually_exclusive_group(required=True)
+    source.add_argument("path", nargs="?", metavar="PATH", help="capture file, or - for stdin")
+    source.add_argument(
+        "--url", help="read live: device path, /dev/serial/by-id/..., socket://host:port, ..."
+    )
+    decode.add_argument("--count", type=int, metavar="N", help="with --url: stop after N valid blocks")
+    decode.add_argument("--duration", type=_positive, metavar="S", help="with --url: stop after S seconds")
+
+    sim = commands.add_parser(
+        "simulate",
+        help="serve a simulated device on a pseudo-terminal or a TCP port",
+        description=_SIMULATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = sim.add_mutually_exclusive_group(required=True)
+    what.add_argument("capture", nargs="?", metavar="CAPTURE", help="capture file to replay")
+    what.add_argument("--device", choices=DEVICE_KINDS, help="synthesise this device")
+    sim.add_argument(
+        "--tcp", type=_host_port, metavar="HOST:PORT", help="serve socket:// clients (port 0: any)"
+    )
+    sim.add_argument("--link", type=Path, metavar="PATH", help="also make PATH a symlink to the pty")
+    sim.add_argument("--rate", type=_positive, default=1.0, help="emissions per second (default 1)")
+    sim.add_argument("--loop", action="store_true", help="replay the capture forever")
+    sim.add_argument("--bad-checksum", type=_probability, default=0.0, metavar="P", help="corrupt a checksum")
+    sim.add_argument("--garbage", type=_probability, default=0.0, metavar="P", help="junk before an emission")
+    sim.add_argument("--drop", type=_probability, default=0.0, metavar="P", help="drop a block")
+    sim.add_argument(
+        "--hex-interleave", type=_probability, default=0.0, metavar="P", help="add an async HEX frame"
+    )
+    sim.add_argument("--seed", type=int, help="random seed, for reproducible values and faults")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = sys.stdout
+    if args.command == "decode":
+        if args.url is None and (args.count is not None or args.duration is not None):
+            parser.error("--count and --duration need --url")
+        if args.url is not None:
+            try:
+                asyncio.run(decode_url(args.url, out, count=args.count, duration=args.duration))
+            except PortOpenError as err:
+                print(f"decode: {err}", file=sys.stderr)
+                return 2
+            return 0
+        if args.path == "-":
+            decode_stream(sys.stdin.buffer, out)
+            return 0
+        try:
+            with Path(args.path).open("rb") as stream:
+                decode_stream(stream, out)
+        except OSError as err:
+            print(f"decode: {err}", file=sys.stderr)
+            return 2
+        return 0
+
+    if args.tcp is not None and args.link is not None:
+        parser.error("--link applies to the pseudo-terminal, not to --tcp")
+    if args.capture is not None and not Path(args.capture).is_file():
+        parser.error(f"no such capture file: {args.capture}")
+    source: EmissionSource = (
+        CaptureSource.from_file(args.capture, loop=args.loop)
+        if args.capture is not None
+        else synthetic_device(args.device, seed=args.seed)
+    )
+    faults = Faults(
+        bad_checksum=args.bad_checksum,
+        garbage=args.garbage,
+        drop=args.drop,
+        hex_interleave=args.hex_interleave,
+    )
+    simulator = Simulator(
+        source, rate=args.rate, faults=faults, seed=args.seed, tcp=args.tcp, pty_link=args.link
+    )
+    asyncio.run(simulate(simulator, out))
+    return 0

@@ -1,0 +1,304 @@
+"""The text-mode field registry: one ``FieldSpec`` per known label, and value decoding.
+
+``decode_value`` gives rich values (floats in base units, bools, code members, flag sets, version text) for
+the UI layer; ``scalar_value`` gives the JSON-storable form the Redis outputs write. Scaled numbers are
+computed as ``int / 10**n`` so that their repr is the shortest decimal (12064 mV -> 12.064, never
+12.064000000000002). Neither function ever raises: unknown labels give the raw text, malformed values of a
+known label give None (the raw text stays available in the block / device frame).
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from .codes import (
+    AlarmReason,
+    BleCapabilities,
+    ChargeState,
+    DeviceMode,
+    ErrorCode,
+    MonitorMode,
+    OffReason,
+    TrackerMode,
+    VeCode,
+    VeFlags,
+)
+
+type Value = float | int | bool | str | VeCode | VeFlags | None
+type Scalar = float | int | str | None
+
+NOT_AVAILABLE: Final = "---"
+
+
+class FieldKind(StrEnum):
+    """What a field holds, so that a UI layer can pick an entity type."""
+
+    MEASUREMENT = "measurement"
+    ENERGY = "energy"  # ever-growing (or daily) energy counter
+    CODE = "code"
+    FLAGS = "flags"
+    BOOL = "bool"
+    TEXT = "text"
+    VERSION = "version"
+    PRODUCT = "product"
+    DURATION = "duration"
+    COUNT = "count"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A known label: ``divisor`` turns the wire integer into ``unit`` (base units)."""
+
+    label: str
+    key: str
+    kind: FieldKind
+    unit: str | None
+    description: str
+    divisor: int = 1
+    codes: type[VeCode] | type[VeFlags] | None = None
+
+
+_M = FieldKind.MEASUREMENT
+_E = FieldKind.ENERGY
+_N = FieldKind.COUNT
+
+FIELD_SPECS: Final[Mapping[str, FieldSpec]] = {
+    spec.label: spec
+    for spec in (
+        FieldSpec("V", "voltage", _M, "V", "Main (channel 1) battery voltage", 1000),
+        FieldSpec("V2", "voltage_2", _M, "V", "Channel 2 battery voltage", 1000),
+        FieldSpec("V3", "voltage_3", _M, "V", "Channel 3 battery voltage", 1000),
+        FieldSpec("VS", "auxiliary_voltage", _M, "V", "Auxiliary (starter) battery voltage", 1000),
+        FieldSpec("VM", "midpoint_voltage", _M, "V", "Mid-point voltage of the battery bank", 1000),
+        FieldSpec("DM", "midpoint_deviation", _M, "%", "Mid-point deviation of the battery bank", 10),
+        FieldSpec("VPV", "panel_voltage", _M, "V", "Panel voltage", 1000),
+        FieldSpec("PPV", "panel_power", _M, "W", "Panel power"),
+        FieldSpec("I", "current", _M, "A", "Main (channel 1) battery current", 1000),
+        FieldSpec("I2", "current_2", _M, "A", "Channel 2 battery current", 1000),
+        FieldSpec("I3", "current_3", _M, "A", "Channel 3 battery current", 1000),
+        FieldSpec("IL", "load_current", _M, "A", "Load current", 1000),
+        FieldSpec("LOAD", "load_output", FieldKind.BOOL, None, "Load output state"),
+        FieldSpec("T", "battery_temperature", _M, "°C", "Battery temperature"),
+        FieldSpec("P", "power", _M, "W", "Instantaneous power"),
+        FieldSpec("CE", "consumed_amp_hours", _M, "Ah", "Consumed amp-hours", 1000),
+        FieldSpec("SOC", "state_of_charge", _M, "%", "State of charge", 10),
+        FieldSpec("TTG", "time_to_go", FieldKind.DURATION, "min", "Time-to-go (-1 = infinite)"),
+        FieldSpec("Alarm", "alarm", FieldKind.BOOL, None, "Alarm condition active"),
+        FieldSpec("Relay", "relay", FieldKind.BOOL, None, "Relay state"),
+        FieldSpec("AR", "alarm_reason", FieldKind.FLAGS, None, "Alarm reason", codes=AlarmReason),
+        FieldSpec("OR", "off_reason", FieldKind.FLAGS, None, "Off reason", codes=OffReason),
+        FieldSpec("H1", "deepest_discharge", _M, "Ah", "Depth of the deepest discharge", 1000),
+        FieldSpec("H2", "last_discharge", _M, "Ah", "Depth of the last discharge", 1000),
+        FieldSpec("H3", "average_discharge", _M, "Ah", "Depth of the average discharge", 1000),
+        FieldSpec("H4", "charge_cycles", _N, None, "Number of charge cycles"),
+        FieldSpec("H5", "full_discharges", _N, None, "Number of full discharges"),
+        FieldSpec("H6", "cumulative_amp_hours", _M, "Ah", "Cumulative amp-hours drawn", 1000),
+        FieldSpec("H7", "min_voltage", _M, "V", "Minimum main battery voltage", 1000),
+        FieldSpec("H8", "max_voltage", _M, "V", "Maximum main battery voltage", 1000),
+        FieldSpec("H9", "time_since_full_charge", FieldKind.DURATION, "s", "Time since last full charge"),
+        FieldSpec("H10", "automatic_syncs", _N, None, "Number of automatic synchronisations"),
+        FieldSpec("H11", "low_voltage_alarms", _N, None, "Number of low main voltage alarms"),
+        FieldSpec("H12", "high_voltage_alarms", _N, None, "Number of high main voltage alarms"),
+        FieldSpec("H13", "low_auxiliary_voltage_alarms", _N, None, "Number of low auxiliary voltage alarms"),
+        FieldSpec(
+            "H14", "high_auxiliary_voltage_alarms", _N, None, "Number of high auxiliary voltage alarms"
+        ),
+        FieldSpec("H15", "min_auxiliary_voltage", _M, "V", "Minimum auxiliary battery voltage", 1000),
+        FieldSpec("H16", "max_auxiliary_voltage", _M, "V", "Maximum auxiliary battery voltage", 1000),
+        FieldSpec("H17", "discharged_energy", _E, "kWh", "Amount of discharged energy", 100),
+        FieldSpec("H18", "charged_energy", _E, "kWh", "Amount of charged energy", 100),
+        FieldSpec("H19", "yield_total", _E, "kWh", "Yield total (user resettable)", 100),
+        FieldSpec("H20", "yield_today", _E, "kWh", "Yield today", 100),
+        FieldSpec("H21", "max_power_today", _M, "W", "Maximum power today"),
+        FieldSpec("H22", "yield_yesterday", _E, "kWh", "Yield yesterday", 100),
+        FieldSpec("H23", "max_power_yesterday", _M, "W", "Maximum power yesterday"),
+        FieldSpec("ERR", "error", FieldKind.CODE, None, "Error code", codes=ErrorCode),
+        FieldSpec("CS", "state", FieldKind.CODE, None, "State of operation", codes=ChargeState),
+        FieldSpec("BMV", "model_description", FieldKind.TEXT, None, "Model description (deprecated)"),
+        FieldSpec("FW", "firmware", FieldKind.VERSION, None, "Firmware version (16 bit)"),
+        FieldSpec("FWE", "firmware_24bit", FieldKind.VERSION, None, "Firmware version (24 bit)"),
+        FieldSpec("PID", "product_id", FieldKind.PRODUCT, None, "Product id"),
+        FieldSpec("SER#", "serial_number", FieldKind.TEXT, None, "Serial number"),
+        FieldSpec("HSDS", "day_sequence", _N, None, "Historical data day sequence number"),
+        FieldSpec("MODE", "device_mode", FieldKind.CODE, None, "Device mode", codes=DeviceMode),
+        FieldSpec("AC_OUT_V", "ac_output_voltage", _M, "V", "AC output voltage", 100),
+        FieldSpec("AC_OUT_I", "ac_output_current", _M, "A", "AC output current", 10),
+        FieldSpec("AC_OUT_S", "ac_output_apparent_power", _M, "VA", "AC output apparent power"),
+        FieldSpec("WARN", "warning_reason", FieldKind.FLAGS, None, "Warning reason", codes=AlarmReason),
+        FieldSpec("MPPT", "tracker_mode", FieldKind.CODE, None, "Tracker operation mode", codes=TrackerMode),
+        FieldSpec(
+            "CAP_BLE", "ble_capabilities", FieldKind.FLAGS, None, "BLE capabilities", codes=BleCapabilities
+        ),
+        FieldSpec("MON", "monitor_mode", FieldKind.CODE, None, "DC monitor mode", codes=MonitorMode),
+        FieldSpec("DC_IN_V", "dc_input_voltage", _M, "V", "DC input voltage", 100),
+        FieldSpec("DC_IN_I", "dc_input_current", _M, "A", "DC input current", 10),
+        FieldSpec("DC_IN_P", "dc_input_power", _M, "W", "DC input power"),
+        FieldSpec("HC#", "hardware_revision", FieldKind.TEXT, None, "Hardware revision"),
+    )
+}
+
+
+def parse_int(raw: str) -> int | None:
+    """Decimal or ``0x`` hex integer; None when malformed (no ``_`` separators, no blanks)."""
+    text = raw.strip()
+    if not text or "_" in text or text != raw:
+        return None
+    try:
+        if text[:2] in ("0x", "0X"):
+            return int(text[2:], 16)
+        return int(text)
+    except ValueError:
+        return None
+
+
+def parse_product_id(raw: str) -> int | None:
+    """``0xA381`` / ``0x203`` -> int."""
+    if raw[:2] not in ("0x", "0X"):
+        return None
+    return parse_int(raw)
+
+
+def parse_bool(raw: str) -> bool | None:
+    match raw.upper():
+        case "ON":
+            return True
+        case "OFF":
+            return False
+    return None
+
+
+def _version_digits(digits: str) -> str | None:
+    if not digits.isdigit() or not digits.isascii() or len(digits) < 2:
+        return None
+    return f"{int(digits[:-2] or '0')}.{digits[-2:]}"
+
+
+def format_firmware(raw: str) -> str | None:
+    """FW ``0308`` -> ``3.08``, ``150`` -> ``1.50``, ``C208`` -> ``2.08-rc C`` (release candidate C)."""
+    if raw[:1].isalpha() and raw[:1].isascii():
+        version = _version_digits(raw[1:])
+        return None if version is None else f"{version}-rc {raw[0].upper()}"
+    return _version_digits(raw)
+
+
+def format_firmware_24(raw: str) -> str | None:
+    """FWE ``0208FF``/``208FF`` -> ``2.08`` (FF = release), ``020801`` -> ``2.08-beta-01``."""
+    if len(raw) < 4:
+        return None
+    version = format_firmware(raw[:-2])
+    build = raw[-2:].upper()
+    if version is None:
+        return None
+    if build == "FF":
+        return version
+    if build.isdigit() and build.isascii():
+        return f"{version}-beta-{build}"
+    return None
+
+
+def _scaled(divisor: int) -> Callable[[str], float | None]:
+    def decode(raw: str) -> float | None:
+        number = parse_int(raw)
+        return None if number is None else number / divisor
+
+    return decode
+
+
+def _code(codes: type[VeCode]) -> Callable[[str], VeCode | None]:
+    def decode(raw: str) -> VeCode | None:
+        number = parse_int(raw)
+        return None if number is None else codes(number)
+
+    return decode
+
+
+def _flags(codes: type[VeFlags]) -> Callable[[str], VeFlags | None]:
+    def decode(raw: str) -> VeFlags | None:
+        number = parse_int(raw)
+        return None if number is None or number < 0 else codes(number)
+
+    return decode
+
+
+def _time_to_go(raw: str) -> int | None:
+    minutes = parse_int(raw)
+    return None if minutes is None or minutes < 0 else minutes
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _decoder(spec: FieldSpec) -> Callable[[str], Value]:
+    match spec.kind:
+        case FieldKind.MEASUREMENT | FieldKind.ENERGY:
+            return _scaled(spec.divisor)
+        case FieldKind.COUNT:
+            return parse_int
+        case FieldKind.DURATION:
+            return _time_to_go if spec.label == "TTG" else parse_int
+        case FieldKind.BOOL:
+            return parse_bool
+        case FieldKind.PRODUCT:
+            return parse_product_id
+        case FieldKind.VERSION:
+            return format_firmware_24 if spec.label == "FWE" else format_firmware
+        case FieldKind.CODE:
+            assert spec.codes is not None
+            assert issubclass(spec.codes, VeCode)
+            return _code(spec.codes)
+        case FieldKind.FLAGS:
+            assert spec.codes is not None
+            assert issubclass(spec.codes, VeFlags)
+            return _flags(spec.codes)
+        case FieldKind.TEXT:
+            return _text
+
+
+def _scalar(spec: FieldSpec) -> Callable[[str], Scalar]:
+    match spec.kind:
+        case FieldKind.MEASUREMENT | FieldKind.ENERGY | FieldKind.DURATION:
+            return _scaled(spec.divisor)
+        case FieldKind.COUNT | FieldKind.CODE | FieldKind.FLAGS | FieldKind.PRODUCT:
+            return parse_int
+        case FieldKind.BOOL:
+
+            def as_int(raw: str) -> int | None:
+                state = parse_bool(raw)
+                return None if state is None else int(state)
+
+            return as_int
+        case FieldKind.TEXT | FieldKind.VERSION:
+            return _text
+
+
+_DECODERS: Final = {label: _decoder(spec) for label, spec in FIELD_SPECS.items()}
+_SCALARS: Final = {label: _scalar(spec) for label, spec in FIELD_SPECS.items()}
+
+
+def decode_value(label: str, raw: str) -> Value:
+    """Rich value in base units; ``---`` -> None, unknown label -> raw text, malformed -> None."""
+    decoder = _DECODERS.get(label)
+    if decoder is None:
+        return raw
+    if raw == NOT_AVAILABLE:
+        return None
+    return decoder(raw)
+
+
+def scalar_value(label: str, raw: str) -> Scalar:
+    """JSON-storable value: floats in base units, ON/OFF -> 1/0, codes/bitmasks/counts -> int, text -> str.
+
+    TTG keeps the wire's -1.0 for "infinite" here (decode_value gives None), so history stays gap-free.
+    """
+    scalar = _SCALARS.get(label)
+    if scalar is None:
+        return raw
+    if raw == NOT_AVAILABLE:
+        return None
+    return scalar(raw)
+
+
+def field_spec(label: str) -> FieldSpec | None:
+    return FIELD_SPECS.get(label)

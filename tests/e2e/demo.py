@@ -1,0 +1,169 @@
+"""What `scripts/develop --demo` adds: a Redis server, three simulated devices and a Redis output for each.
+
+Everything goes through the integration's own config flows, driven through Home Assistant's REST API (the same
+code path as the web UI).
+"""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+import json
+from pathlib import Path
+import time
+from typing import Any
+
+from custom_components.vemonitor.const import DOMAIN
+from tests.e2e.ha_client import HaClient, Json
+
+CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
+REDIS_SERVER_NAME = "local"
+
+
+@dataclass(frozen=True)
+class SimulatedDevice:
+    """One simulated device and the Redis output `--demo` gives it (the seed's example layout)."""
+
+    name: str
+    description: str
+    simulate_args: tuple[str, ...]
+    redis_node: str
+    columns: Mapping[str, Sequence[str]]
+    ref_cols: Sequence[tuple[str, str]] = ()
+
+
+DEVICES = (
+    SimulatedDevice(
+        name="bmv712",
+        description="BMV-712 Smart battery monitor (real capture, looped)",
+        simulate_args=(str(CAPTURES / "bmv-712_fw0403_a.log"), "--loop", "--rate", "2"),
+        redis_node="bat_bmv712",
+        columns={"bmv712": ("V", "I", "P", "SOC", "CE", "TTG", "Alarm", "AR", "Relay")},
+        ref_cols=(("bat_voltage", "V"), ("bat_current", "I"), ("bat_power", "P")),
+    ),
+    SimulatedDevice(
+        name="mppt",
+        description="SmartSolar MPPT 100/20 solar charger (real capture, looped)",
+        simulate_args=(str(CAPTURES / "smartsolar-100-20_fw139.dump"), "--loop"),
+        redis_node="solar_mppt",
+        columns={"mppt": ("V", "I", "VPV", "PPV", "CS", "MPPT", "ERR", "H19", "H20")},
+        ref_cols=(("pv_power", "PPV"),),
+    ),
+    SimulatedDevice(
+        name="phoenix",
+        description="Phoenix Inverter 12V 800VA (synthetic)",
+        simulate_args=("--device", "inverter"),
+        redis_node="inv_phoenix",
+        columns={"phoenix": ("V", "AC_OUT_V", "AC_OUT_I", "AC_OUT_S", "MODE", "CS", "AR", "WARN")},
+    ),
+)
+
+
+def _fill(form: Json, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of `values` that the form asks for."""
+    names = {item["name"] for item in form.get("data_schema", [])}
+    return {key: value for key, value in values.items() if key in names}
+
+
+def _expect(result: Json, kind: str, what: str) -> Json:
+    if result.get("type") != kind:
+        raise RuntimeError(f"{what}: expected {kind}, got {json.dumps(result)[:600]}")
+    return result
+
+
+async def create_demo(client: HaClient, redis_form: Mapping[str, Any], ports: Mapping[str, str]) -> list[str]:
+    """Add the Redis server, the three devices and one Redis output each, unless already there."""
+    done: list[str] = []
+    titles = {entry["title"]: entry for entry in await client.config_entries(DOMAIN)}
+    if REDIS_SERVER_NAME not in titles:
+        flow = _expect(await client.start_flow(DOMAIN), "menu", "start")
+        form = _expect(
+            await client.flow_step(flow["flow_id"], {"next_step_id": "redis_server"}), "form", "menu"
+        )
+        result = await client.flow_step(
+            form["flow_id"], _fill(form, {**redis_form, "name": REDIS_SERVER_NAME})
+        )
+        _expect(result, "create_entry", "Redis server")
+        done.append(f"Redis server entry {REDIS_SERVER_NAME!r}")
+    for device in DEVICES:
+        if device.name in titles:
+            continue
+        flow = _expect(await client.start_flow(DOMAIN), "menu", "start")
+        form = _expect(await client.flow_step(flow["flow_id"], {"next_step_id": "vedirect"}), "form", "menu")
+        values = {"name": device.name, "port": ports[device.name], "time_interval": 1}
+        result = await client.flow_step(form["flow_id"], _fill(form, values))
+        _expect(result, "create_entry", f"VE.Direct device {device.name}")
+        done.append(f"VE.Direct entry {device.name!r}")
+    entries = {entry["title"]: entry for entry in await client.config_entries(DOMAIN)}
+    server_id = entries[REDIS_SERVER_NAME]["entry_id"]
+    for device in DEVICES:
+        entry = entries[device.name]
+        if entry.get("num_subentries"):
+            continue
+        await add_redis_output(client, entry["entry_id"], server_id, device)
+        done.append(f"Redis output {device.redis_node!r} of {device.name!r}")
+    return done
+
+
+async def add_redis_output(client: HaClient, entry_id: str, server_id: str, device: SimulatedDevice) -> None:
+    form = _expect(await client.start_subentry_flow(entry_id, "redis_output"), "form", "output start")
+    settings = {
+        "source": server_id,
+        "redis_node": device.redis_node,
+        "redis_data_structure": "HmapTimeSeries",
+        "time_interval": 1,
+        "cache_interval": 5,
+        "backlog_limit": 10000,
+    }
+    step = await client.subentry_flow_step(form["flow_id"], _fill(form, settings))
+    nodes = list(device.columns.items())
+    for index, (node_name, labels) in enumerate(nodes):
+        _expect(step, "form", f"node {node_name}")
+        values = {"node_name": node_name, "columns": list(labels), "add_another": index + 1 < len(nodes)}
+        step = await client.subentry_flow_step(form["flow_id"], values)
+    for index, (ref_name, column) in enumerate(device.ref_cols):
+        _expect(step, "form", f"ref_cols {ref_name}")
+        values = {"ref_name": ref_name, "column": column, "add_another": index + 1 < len(device.ref_cols)}
+        step = await client.subentry_flow_step(form["flow_id"], values)
+    if not device.ref_cols:
+        _expect(step, "form", "ref_cols")
+        step = await client.subentry_flow_step(form["flow_id"], {"add_another": False})
+    _expect(step, "create_entry", f"Redis output of {device.name}")
+
+
+async def wait_live(client: HaClient, timeout: float) -> dict[str, int]:
+    """Wait until every entry is loaded and every device has sensors with values; count them per device."""
+    wanted = {device.name for device in DEVICES}
+    deadline = time.monotonic() + timeout
+    while True:
+        config_entries = await client.config_entries(DOMAIN)
+        not_loaded = {
+            entry["title"]: entry["state"] for entry in config_entries if entry["state"] != "loaded"
+        }
+        entries = {entry["entry_id"]: entry["title"] for entry in config_entries}
+        registry = await client.ws_command("config/entity_registry/list")
+        by_entity = {
+            item["entity_id"]: entries.get(item.get("config_entry_id"))
+            for item in registry
+            if item.get("platform") == DOMAIN
+        }
+        live: dict[str, int] = {}
+        for state in await client.states():
+            title = by_entity.get(state["entity_id"])
+            if title in wanted and state["entity_id"].startswith("sensor.") and _is_number(state["state"]):
+                live[title] = live.get(title, 0) + 1
+        if not not_loaded and set(live) == wanted:
+            return live
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"after {timeout:.0f} s: entries not loaded {not_loaded}, no live values for "
+                f"{sorted(wanted - set(live))}"
+            )
+        await asyncio.sleep(1.0)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

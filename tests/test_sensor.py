@@ -1,0 +1,238 @@
+"""Entities of real VE.Direct streams: an MPPT and a BMV-712 capture and a synthetic Phoenix inverter."""
+
+import asyncio
+from collections.abc import Callable
+from unittest.mock import patch
+
+from homeassistant.components.sensor import (
+    ATTR_OPTIONS,
+    ATTR_STATE_CLASS,
+    SensorDeviceClass,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_UNIT_OF_MEASUREMENT,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNKNOWN,
+    Platform,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import snapshot_platform
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.vemonitor.const import DOMAIN
+from custom_components.vemonitor.vedirect.simulator import Emission, encode_block
+from tests.ha_vedirect import (
+    INVERTER_SERIAL,
+    MPPT_SERIAL,
+    RepeatSource,
+    bmv_emission,
+    inverter_emission,
+    mask_link_counters,
+    mppt_emission,
+    repeating_simulator,
+    setup_entry,
+    vedirect_entry,
+)
+from tests.vedirect_sim import WAIT
+
+DEVICES: dict[str, tuple[Callable[[], Emission], str, bool]] = {
+    # name: (emission, unique_id, over socket://)
+    "mppt": (mppt_emission, MPPT_SERIAL, False),
+    "bmv": (bmv_emission, "0xA381@socket", True),
+    "inverter": (inverter_emission, INVERTER_SERIAL, False),
+}
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    """Wait (a few coordinator samples at most) until ``condition()`` holds."""
+    async with asyncio.timeout(WAIT):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+def state_of(hass: HomeAssistant, entity_id: str) -> str:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state.state
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default", "socket_enabled")
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
+async def test_entities_snapshot(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+    device: str,
+    platform: Platform,
+) -> None:
+    emission, unique_id, tcp = DEVICES[device]
+    async with repeating_simulator(emission(), tcp=tcp) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, name=device, unique_id=unique_id)
+        with patch("custom_components.vemonitor.VEDIRECT_PLATFORMS", [platform]):
+            await setup_entry(hass, entry)
+        await snapshot_platform(
+            hass, entity_registry, snapshot.with_defaults(matcher=mask_link_counters), entry.entry_id
+        )
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_mppt_values_units_and_device(hass: HomeAssistant, device_registry: dr.DeviceRegistry) -> None:
+    async with repeating_simulator(mppt_emission()) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, name="MPPT1")
+        await setup_entry(hass, entry)
+
+        voltage = hass.states.get("sensor.mppt1_battery_voltage")
+        assert voltage is not None
+        assert voltage.state == "13.37"
+        assert voltage.attributes[ATTR_UNIT_OF_MEASUREMENT] == "V"
+        assert voltage.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.VOLTAGE
+        assert voltage.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
+        assert state_of(hass, "sensor.mppt1_battery_current") == "5.44"
+        assert state_of(hass, "sensor.mppt1_panel_voltage") == "16.64"
+        assert state_of(hass, "sensor.mppt1_panel_power") == "74.0"
+        assert state_of(hass, "sensor.mppt1_load_current") == "0.0"
+        yield_total = hass.states.get("sensor.mppt1_yield_total")
+        assert yield_total is not None
+        assert yield_total.state == "6.14"
+        assert yield_total.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
+        assert yield_total.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENERGY
+        assert yield_total.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+        assert state_of(hass, "sensor.mppt1_yield_today") == "0.16"
+        assert state_of(hass, "sensor.mppt1_yield_yesterday") == "0.24"
+        assert state_of(hass, "sensor.mppt1_maximum_power_today") == "74.0"
+        assert state_of(hass, "sensor.mppt1_maximum_power_yesterday") == "84.0"
+        charger = hass.states.get("sensor.mppt1_charger_state")
+        assert charger is not None
+        assert charger.state == "bulk"
+        assert charger.attributes["code"] == 3
+        assert "float" in charger.attributes[ATTR_OPTIONS]
+        assert state_of(hass, "sensor.mppt1_tracker_mode") == "mpp_tracker"
+        assert state_of(hass, "sensor.mppt1_charger_error") == "no_error"
+        assert state_of(hass, "binary_sensor.mppt1_load_output") == STATE_OFF
+        assert state_of(hass, "binary_sensor.mppt1_ve_direct_link") == STATE_ON
+
+        history_day = er.async_get(hass).async_get("sensor.mppt1_history_day_sequence_number")
+        assert history_day is not None
+        assert history_day.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+        [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        assert device.identifiers == {(DOMAIN, MPPT_SERIAL)}
+        assert device.name == "MPPT1"
+        assert device.manufacturer == "Victron Energy"
+        assert device.model == "BlueSolar MPPT 75/15"
+        assert device.model_id == "0xA042"
+        assert device.serial_number == MPPT_SERIAL
+        assert device.sw_version == "1.50"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+async def test_bmv_values_over_socket(hass: HomeAssistant) -> None:
+    async with repeating_simulator(bmv_emission(), tcp=True) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, name="house", unique_id=f"0xA381@{sim.url}")
+        await setup_entry(hass, entry)
+        assert state_of(hass, "sensor.house_battery_voltage") == "13.044"
+        assert state_of(hass, "sensor.house_battery_temperature") == "23.0"
+        assert state_of(hass, "sensor.house_battery_current") == "3.862"
+        assert state_of(hass, "sensor.house_battery_power") == "50.0"
+        assert state_of(hass, "sensor.house_consumed_amp_hours") == "0.0"
+        soc = hass.states.get("sensor.house_state_of_charge")
+        assert soc is not None
+        assert soc.state == "100.0"
+        assert soc.attributes[ATTR_UNIT_OF_MEASUREMENT] == "%"
+        assert soc.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.BATTERY
+        assert state_of(hass, "sensor.house_time_to_go") == STATE_UNKNOWN  # -1: not discharging
+        assert state_of(hass, "sensor.house_alarm_reason") == "none"
+        assert state_of(hass, "binary_sensor.house_alarm") == STATE_OFF
+        assert state_of(hass, "binary_sensor.house_relay") == STATE_OFF
+        discharged = hass.states.get("sensor.house_discharged_energy")
+        assert discharged is not None
+        assert discharged.state == "12.24"
+        assert discharged.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+        assert state_of(hass, "sensor.house_charged_energy") == "11.45"
+        # History H1..H16: diagnostic, disabled by default.
+        deepest = er.async_get(hass).async_get("sensor.house_deepest_discharge")
+        assert deepest is not None
+        assert deepest.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert deepest.entity_category == "diagnostic"
+        assert hass.states.get("sensor.house_deepest_discharge") is None
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_inverter_values(hass: HomeAssistant) -> None:
+    async with repeating_simulator(inverter_emission()) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, name="phoenix", unique_id=INVERTER_SERIAL)
+        await setup_entry(hass, entry)
+        fields = dict(
+            line.split(b"\t", 1)
+            for line in b"".join(inverter_emission()).split(b"\r\n")
+            if b"\t" in line and not line.startswith(b"Checksum")
+        )
+        ac_voltage = hass.states.get("sensor.phoenix_ac_output_voltage")
+        assert ac_voltage is not None
+        assert float(ac_voltage.state) == int(fields[b"AC_OUT_V"]) / 100
+        assert ac_voltage.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.VOLTAGE
+        assert float(state_of(hass, "sensor.phoenix_ac_output_current")) == int(fields[b"AC_OUT_I"]) / 10
+        apparent = hass.states.get("sensor.phoenix_ac_output_apparent_power")
+        assert apparent is not None
+        assert float(apparent.state) == int(fields[b"AC_OUT_S"])
+        assert apparent.attributes[ATTR_UNIT_OF_MEASUREMENT] == "VA"
+        assert state_of(hass, "sensor.phoenix_device_mode") == "inverter"
+        assert state_of(hass, "sensor.phoenix_charger_state") == "inverting"
+        assert state_of(hass, "sensor.phoenix_off_reason") == "none"
+        assert state_of(hass, "sensor.phoenix_warning_reason") in {"none", "low_voltage"}
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+FLAGS_AND_NEWCOMERS = [
+    ("PID", "0xA261"),
+    ("FW", "0115"),
+    ("SER#", INVERTER_SERIAL),
+    ("MODE", "77"),
+    ("AR", "5"),
+    ("WARN", "1"),
+    ("OR", "0x00000400"),
+    ("XYZ", "hello"),
+]
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_fields_appearing_later_get_entities(
+    hass: HomeAssistant, device_registry: dr.DeviceRegistry
+) -> None:
+    async with repeating_simulator(inverter_emission()) as sim:
+        assert sim.url is not None
+        assert isinstance(sim.source, RepeatSource)
+        entry = vedirect_entry(sim.url, name="phoenix", unique_id=INVERTER_SERIAL)
+        await setup_entry(hass, entry)
+        assert hass.states.get("sensor.phoenix_field_xyz") is None
+
+        # A new firmware sends new fields and codes: entities appear, the device registry follows.
+        sim.source.emission = [encode_block(FLAGS_AND_NEWCOMERS)]
+        await wait_for(lambda: hass.states.get("sensor.phoenix_field_xyz") is not None)
+        await wait_for(lambda: state_of(hass, "sensor.phoenix_alarm_reason") == "multiple")
+
+        assert state_of(hass, "sensor.phoenix_field_xyz") == "hello"
+        alarm = hass.states.get("sensor.phoenix_alarm_reason")
+        assert alarm is not None
+        assert alarm.state == "multiple"
+        assert alarm.attributes["reasons"] == ["low_voltage", "low_soc"]
+        assert state_of(hass, "sensor.phoenix_warning_reason") == "low_voltage"
+        assert state_of(hass, "sensor.phoenix_off_reason") == STATE_UNKNOWN  # a bit no table knows
+        mode = hass.states.get("sensor.phoenix_device_mode")
+        assert mode is not None
+        assert mode.state == STATE_UNKNOWN  # a code no table knows: the raw code stays visible
+        assert mode.attributes["code"] == 77
+        [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+        assert device.sw_version == "1.15"
+        assert await hass.config_entries.async_unload(entry.entry_id)
