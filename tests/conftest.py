@@ -1,15 +1,22 @@
 """Fixtures shared by the whole suite."""
 
 from collections.abc import Generator
+import os
 from pathlib import Path
 from typing import override
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import MAJOR_VERSION, MINOR_VERSION
+from hypothesis import settings
 import pytest
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
+
+# CI explores the same examples on every run (reproducible verdicts); elsewhere Hypothesis keeps exploring.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Fixtures of the Home Assistant Redis tests (redis-servers, Redis server entries).
 pytest_plugins = ["tests.redis_fixtures"]

@@ -1,7 +1,6 @@
 """Helpers of the Home Assistant VE.Direct tests: known blocks on a real simulator, entries for them."""
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import timedelta
 import os
 import time
@@ -65,30 +64,31 @@ def inverter_emission() -> Emission:
     return synthetic_device("inverter", seed=0).next_emission()
 
 
-@asynccontextmanager
-async def repeating_simulator(
+def repeating_simulator(
     emission: Emission, *, tcp: bool = False, pty_link: str | os.PathLike[str] | None = None
-) -> AsyncIterator[Simulator]:
-    """A started simulator sending ``emission`` fast; ``sim.url`` is the pty path or socket:// URL."""
-    sim = Simulator(
+) -> Simulator:
+    """A simulator sending ``emission`` fast, for ``async with`` (started on entry, stopped on exit);
+    ``sim.url`` is the pty path or socket:// URL."""
+    return Simulator(
         RepeatSource(emission),
         rate=FAST_RATE,
         tcp=("127.0.0.1", 0) if tcp else None,
         pty_link=pty_link,
     )
-    await sim.start()
-    try:
-        yield sim
-    finally:
-        await sim.stop()
 
 
 def vedirect_entry(
-    port: str, *, name: str = "MPPT1", unique_id: str = MPPT_SERIAL, time_interval: int = 1
+    port: str,
+    *,
+    name: str = "MPPT1",
+    unique_id: str = MPPT_SERIAL,
+    time_interval: int = 1,
+    entry_id: str | None = None,
 ) -> MockConfigEntry:
-    """A VE.Direct entry as the config flow creates it."""
+    """A VE.Direct entry as the config flow creates it (``entry_id``: fixed, for snapshots of a BMV)."""
     return MockConfigEntry(
         domain=DOMAIN,
+        entry_id=entry_id,
         title=name,
         unique_id=unique_id,
         data={CONF_ENTRY_TYPE: ENTRY_TYPE_VEDIRECT, CONF_NAME: name, CONF_PORT: port},

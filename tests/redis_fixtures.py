@@ -30,7 +30,9 @@ from tests.redis_server import AclUser, RedisServer
 
 PASSWORD = "s3cret-pw"
 WRITER = AclUser("writer", "writer-pw", "~* &* +@all")
-READER = AclUser("reader", "reader-pw", "~* +@read +@connection")
+READER = AclUser("reader", "reader-pw", "~* +@read +ping")
+# The minimal rule documented for users (docs/user-guide.md): no +@connection, no MULTI, no INFO.
+MINIMAL = AclUser("minimal", "minimal-pw", "resetkeys ~vemonitor:probe:* ~bat* -@all +ping +hset +sadd +del")
 NO_INFO = AclUser("noinfo", "noinfo-pw", "~* &* +@all -info")  # may write, may not read the server's INFO
 
 
@@ -47,7 +49,7 @@ def redis_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer
     """A redis-server with a default-user password, a read-write ACL user and a read-only one."""
     pytest_socket.enable_socket()
     with RedisServer(
-        tmp_path_factory.mktemp("redis-auth"), password=PASSWORD, users=[WRITER, READER, NO_INFO]
+        tmp_path_factory.mktemp("redis-auth"), password=PASSWORD, users=[WRITER, READER, NO_INFO, MINIMAL]
     ) as server:
         yield server
 

@@ -5,9 +5,10 @@ from collections.abc import AsyncIterator
 import os
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_USB, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USB, ConfigEntryState, ConfigFlowResult
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -190,13 +191,17 @@ def usb_info(device: str) -> UsbServiceInfo:
     )
 
 
+async def usb_discovery(hass: HomeAssistant, device: str) -> ConfigFlowResult:
+    return await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_USB}, data=usb_info(device)
+    )
+
+
 async def test_usb_discovery_stores_the_by_id_path(hass: HomeAssistant, tmp_path: Path, by_id: Path) -> None:
     link = by_id / CABLE_LINK
     async with repeating_simulator(mppt_emission(), pty_link=link):
         device = os.path.realpath(link)
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USB}, data=usb_info(device)
-        )
+        result = await usb_discovery(hass, device)
         assert result["type"] is FlowResultType.FORM
         assert result["step_id"] == "usb_confirm"
         assert result["description_placeholders"] == {"product": "BlueSolar MPPT 75/15", CONF_PORT: str(link)}
@@ -218,35 +223,18 @@ async def test_usb_discovery_stores_the_by_id_path(hass: HomeAssistant, tmp_path
         await unload_all(hass)
 
 
-async def test_usb_discovery_of_a_configured_port_keeps_the_stable_path(
-    hass: HomeAssistant, tmp_path: Path, by_id: Path
+@pytest.mark.parametrize("configured_port", ["device node", "old port"])
+async def test_usb_discovery_of_a_configured_device_stores_the_stable_path(
+    hass: HomeAssistant, tmp_path: Path, by_id: Path, configured_port: str
 ) -> None:
+    """Configured as /dev/ttyUSBn (not probed: its entry reads it), or moved from an older port (probed)."""
     link = by_id / CABLE_LINK
     async with repeating_simulator(mppt_emission(), pty_link=link) as sim:
         assert sim.url == str(link)
         device = os.path.realpath(link)
-        entry = vedirect_entry(device)
+        entry = vedirect_entry(device if configured_port == "device node" else str(tmp_path / "old-port"))
         entry.add_to_hass(hass)
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USB}, data=usb_info(device)
-        )
-        assert result["type"] is FlowResultType.ABORT
-        assert result["reason"] == "already_configured"
-        assert entry.data[CONF_PORT] == str(link)
-        await hass.async_block_till_done()
-        await unload_all(hass)
-
-
-async def test_usb_discovery_of_a_moved_device_updates_its_port(
-    hass: HomeAssistant, tmp_path: Path, by_id: Path
-) -> None:
-    link = by_id / CABLE_LINK
-    async with repeating_simulator(mppt_emission(), pty_link=link):
-        entry = vedirect_entry(str(tmp_path / "old-port"))
-        entry.add_to_hass(hass)
-        result = await hass.config_entries.flow.async_init(
-            DOMAIN, context={"source": SOURCE_USB}, data=usb_info(os.path.realpath(link))
-        )
+        result = await usb_discovery(hass, device)
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "already_configured"
         assert entry.data[CONF_PORT] == str(link)
@@ -257,9 +245,7 @@ async def test_usb_discovery_of_a_moved_device_updates_its_port(
 async def test_usb_discovery_port_gone(hass: HomeAssistant, tmp_path: Path) -> None:
     redis_server_entry().add_to_hass(hass)
     vedirect_entry("socket://127.0.0.1:1", name="remote", unique_id="remote").add_to_hass(hass)
-    result = await hass.config_entries.flow.async_init(
-        DOMAIN, context={"source": SOURCE_USB}, data=usb_info(str(tmp_path / "ttyUSB0"))
-    )
+    result = await usb_discovery(hass, str(tmp_path / "ttyUSB0"))
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "cannot_open"
 
@@ -288,19 +274,60 @@ async def test_reconfigure_to_another_port_of_the_same_device(hass: HomeAssistan
     await unload_all(hass)
 
 
-@pytest.mark.usefixtures("socket_enabled")
-async def test_reconfigure_a_bmv_to_another_port(hass: HomeAssistant) -> None:
-    entry = vedirect_entry("/dev/ttyUSB0", name="house", unique_id="0xA381@/dev/ttyUSB0")
-    entry.add_to_hass(hass)
-    async with repeating_simulator(bmv_emission(), tcp=True) as bmv:
-        assert bmv.url is not None
+def registry_snapshot(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> tuple[set[str], dict[str, tuple[str, str | None]]]:
+    """The entry's device ids, and its entities: entity id -> (unique id, device id)."""
+    devices = {device.id for device in dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)}
+    entities = {
+        entity.entity_id: (entity.unique_id, entity.device_id)
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+    return devices, entities
+
+
+async def test_reconfigure_a_bmv_keeps_its_device_and_entities(hass: HomeAssistant) -> None:
+    """A BMV sends no SER#: its unique_id follows the port, its device and entities must not."""
+    async with repeating_simulator(bmv_emission()) as old, repeating_simulator(bmv_emission()) as new:
+        assert old.url is not None
+        assert new.url is not None
+        entry = vedirect_entry(old.url, name="house", unique_id=f"0xA381@{old.url}")
+        await setup_entry(hass, entry)
+        devices, entities = registry_snapshot(hass, entry)
+        assert len(devices) == 1
+        assert "sensor.house_battery_voltage" in entities
+
         result = await entry.start_reconfigure_flow(hass)
-        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_PORT: bmv.url})
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_PORT: new.url})
         assert result["type"] is FlowResultType.ABORT
         assert result["reason"] == "reconfigure_successful"
-        assert entry.unique_id == f"0xA381@{bmv.url}"  # a serial-less device is known by product + port
+        assert entry.unique_id == f"0xA381@{new.url}"  # a serial-less device is known by product + port
         await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        assert entry.runtime_data.coordinator.port == new.url
+
+        devices_after, entities_after = registry_snapshot(hass, entry)
+        assert devices_after == devices
+        assert entities.items() <= entities_after.items()  # the history block may have added some since
+        assert not [entity_id for entity_id in entities_after if entity_id.endswith("_2")]
+        voltage = hass.states.get("sensor.house_battery_voltage")
+        assert voltage is not None
+        assert voltage.state == "13.044"
         await unload_all(hass)
+
+
+async def test_reconfigure_a_bmv_onto_another_entrys_bmv_aborts(hass: HomeAssistant) -> None:
+    async with repeating_simulator(bmv_emission()) as other:
+        assert other.url is not None
+        vedirect_entry(other.url, name="starter", unique_id=f"0xA381@{other.url}").add_to_hass(hass)
+        entry = vedirect_entry("/dev/ttyUSB0", name="house", unique_id="0xA381@/dev/ttyUSB0")
+        entry.add_to_hass(hass)
+        result = await entry.start_reconfigure_flow(hass)
+        result = await hass.config_entries.flow.async_configure(result["flow_id"], {CONF_PORT: other.url})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "unique_id_mismatch"
+    assert entry.data[CONF_PORT] == "/dev/ttyUSB0"
+    assert entry.unique_id == "0xA381@/dev/ttyUSB0"
 
 
 async def test_reconfigure_same_port_does_not_probe(hass: HomeAssistant, mppt: Simulator) -> None:

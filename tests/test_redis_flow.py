@@ -21,7 +21,7 @@ from custom_components.vemonitor.const import (
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
 )
-from tests.redis_fixtures import PASSWORD, READER, WRITER, server_entry
+from tests.redis_fixtures import MINIMAL, PASSWORD, READER, WRITER, server_entry
 from tests.redis_server import RedisServer, free_port
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -127,6 +127,17 @@ async def test_refused_credentials(
     assert result["data"][CONF_PASSWORD] == WRITER.password
 
 
+async def test_minimal_acl_user(hass: HomeAssistant, redis_auth: RedisServer) -> None:
+    """The ACL rule of the user guide is enough to create and load a server (no CLIENT SETNAME, no INFO)."""
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _form(redis_auth, **{CONF_USERNAME: MINIMAL.name, CONF_PASSWORD: MINIMAL.password})
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert result["result"].state is ConfigEntryState.LOADED
+
+
 async def test_default_user_password(hass: HomeAssistant, redis_auth: RedisServer) -> None:
     flow_id = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
@@ -195,6 +206,24 @@ async def test_reauth(hass: HomeAssistant, redis_auth: RedisServer) -> None:
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "redis_reauth_successful"
     await hass.async_block_till_done()
+    assert entry.data[CONF_PASSWORD] == WRITER.password
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reauth_empty_password_keeps_the_stored_one(
+    hass: HomeAssistant, redis_auth: RedisServer
+) -> None:
+    """As the form says: an empty password field keeps the stored password (only the username changes)."""
+    entry = server_entry(redis_auth, **{CONF_USERNAME: READER.name, CONF_PASSWORD: WRITER.password})
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {CONF_USERNAME: WRITER.name})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "redis_reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.data[CONF_USERNAME] == WRITER.name
     assert entry.data[CONF_PASSWORD] == WRITER.password
     assert entry.state is ConfigEntryState.LOADED
 

@@ -37,7 +37,6 @@ from custom_components.vemonitor.coordinator import VeDirectSample
 from custom_components.vemonitor.redis_runtime import (
     SPOOL_DIRECTORY,
     async_get_redis_diagnostics,
-    async_remove_redis_outputs,
 )
 from custom_components.vemonitor.vedirect import scalar_value
 from custom_components.vemonitor.vedirect.simulator import encode_block
@@ -310,6 +309,80 @@ async def test_redis_stopped_mid_run(
     assert_stored(stored, SEED_COLUMNS, samples)  # one field per sample: none lost, none duplicated
     assert caplog.text.count("Redis server local is available again") == 1
     reader.close()
+
+
+async def test_server_restart_is_no_outage(
+    hass: HomeAssistant, redis_owned: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After a quick restart, the pooled connections (closed by the server) reconnect by themselves: the
+    health check and the outputs' next writes succeed, the server is never reported unavailable.
+    """
+    server = server_entry(redis_owned)
+    await setup_entry(hass, server)
+    connectivity = f"{server.entry_id}_connectivity"
+    async with repeating_simulator(bmv_emission()) as sim:
+        assert sim.url is not None
+        block = block_with_outputs(sim.url, output_subentry(server.entry_id, "bat", {"bmv712": ["V"]}))
+        await setup_entry(hass, block)
+        samples = record_samples(block)
+        reader = sync_client(redis_owned)
+        await wait_until(lambda: reader.hlen("bat_bmv712") >= 1)
+        reader.close()
+        await hass.async_add_executor_job(redis_owned.restart)
+        await server.runtime_data.async_check()
+        assert state_of(hass, connectivity, "binary_sensor") == STATE_ON
+        taken = len(samples)
+        reader = sync_client(redis_owned)
+        await wait_until(
+            lambda: len(samples) >= taken + 2 and timestamps(samples) <= set(reader.hkeys("bat_bmv712"))
+        )
+        assert state_of(hass, connectivity, "binary_sensor") == STATE_ON
+        diagnostics = await async_get_redis_diagnostics(hass, block)
+        (output,) = diagnostics["redis_outputs"].values()
+        assert output["last_error"] is None
+        await unload(hass, block)
+    reader.close()
+    assert "unavailable" not in caplog.text
+    assert "cannot write" not in caplog.text
+
+
+async def test_refused_write_is_the_outputs_error(
+    hass: HomeAssistant, redis_owned: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's key of another type under the output's hash name (WRONGTYPE): the output reports it (last
+    error, one log line) and keeps its samples; the server stays connected through health checks.
+    """
+    admin = sync_client(redis_owned)
+    admin.set("bat_bmv712", "not a hash")
+    server = server_entry(redis_owned)
+    await setup_entry(hass, server)
+    connectivity = f"{server.entry_id}_connectivity"
+    async with repeating_simulator(bmv_emission()) as sim:
+        assert sim.url is not None
+        block = block_with_outputs(sim.url, output_subentry(server.entry_id, "bat", {"bmv712": ["V"]}))
+        await setup_entry(hass, block)
+        samples = record_samples(block)
+        (output,) = block.runtime_data.redis_outputs.outputs.values()
+        await wait_until(lambda: output.worker.state.last_error is not None)
+        assert not await output.worker.flush()  # a second failure: not logged again
+        diagnostics = await async_get_redis_diagnostics(hass, block)
+        (output_diagnostics,) = diagnostics["redis_outputs"].values()
+        assert output_diagnostics["last_error"] == "ServerError"
+        assert "WRONGTYPE" in output_diagnostics["last_error_message"]
+        for _ in range(2):
+            # The health check itself (firing its timer would also fire the timeouts of writes in flight)
+            await server.runtime_data.async_check()
+            assert state_of(hass, connectivity, "binary_sensor") == STATE_ON
+        assert server.runtime_data.last_error is None
+        assert caplog.text.count("the server refused the write") == 1
+        assert "unavailable" not in caplog.text
+
+        admin.delete("bat_bmv712")
+        assert await output.worker.flush()  # now, not after the backoff
+        assert output.worker.state.last_error is None
+        await wait_until(lambda: len(samples) >= 1 and timestamps(samples) <= set(admin.hkeys("bat_bmv712")))
+        await unload(hass, block)
+    admin.close()
 
 
 async def test_home_assistant_restarted_while_redis_down(
@@ -602,8 +675,7 @@ async def test_block_deleted_spool_removed(hass: HomeAssistant, redis_owned: Red
     spool = Path(hass.config.path(*SPOOL_DIRECTORY, subentry_id))
     assert any(spool.iterdir())
     await hass.config_entries.async_remove(block.entry_id)
-    # What __init__.async_remove_entry runs for a VE.Direct entry (idempotent).
-    await async_remove_redis_outputs(hass, block)
+    await hass.async_block_till_done()
     assert not spool.exists()
 
 

@@ -11,7 +11,7 @@ from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.setup import async_setup_component
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.vemonitor.const import DOMAIN
@@ -28,11 +28,59 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: 
     await hass.async_block_till_done()
 
 
+class FailedSetups:
+    """Counts an entry's failed setup attempts (each one ends in SETUP_RETRY)."""
+
+    def __init__(self, entry: MockConfigEntry) -> None:
+        self.entry = entry
+        self.count = 0
+        entry.async_on_state_change(self._changed)
+
+    def _changed(self) -> None:
+        if self.entry.state is ConfigEntryState.SETUP_RETRY:
+            self.count += 1
+
+    async def retry(self, hass: HomeAssistant, freezer: FrozenDateTimeFactory, seconds: float) -> None:
+        """Advance past the next setup retry and wait until that attempt has failed too."""
+        expected = self.count + 1
+        freezer.tick(timedelta(seconds=seconds))
+        async_fire_time_changed(hass)
+        await drive_until(hass, lambda: self.count >= expected)
+
+
+async def set_up_without_port(hass: HomeAssistant, port: Path) -> tuple[MockConfigEntry, FailedSetups]:
+    """An MPPT entry whose port is missing: its first setup attempt fails."""
+    entry = vedirect_entry(str(port))
+    entry.add_to_hass(hass)
+    failed = FailedSetups(entry)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert failed.count == 1
+    return entry, failed
+
+
+async def unload_then_stop(hass: HomeAssistant, entry: MockConfigEntry, sim: Simulator) -> None:
+    """Release the port before the simulator goes away."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    await sim.stop()
+
+
 async def paused_simulator(emission: Emission, link: Path) -> Simulator:
     sim = Simulator(RepeatSource(emission), pty_link=link)
     await sim.start()
     sim.pause()
     return sim
+
+
+async def set_up_on(hass: HomeAssistant, sim: Simulator, block: bytes, port: Path) -> MockConfigEntry:
+    """An MPPT entry on ``port``, set up while ``sim`` (paused) is fed ``block`` by hand."""
+    entry = vedirect_entry(str(port))
+    entry.add_to_hass(hass)
+    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
+    await drive_until(hass, setup.done, sim, block)
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
 
 
 async def test_port_missing_issue_and_fix(
@@ -44,11 +92,7 @@ async def test_port_missing_issue_and_fix(
 ) -> None:
     mppt_block = b"".join(mppt_emission())
     old = await paused_simulator(mppt_emission(), tmp_path / "ttyVE0")
-    entry = vedirect_entry(str(tmp_path / "ttyVE0"))
-    entry.add_to_hass(hass)
-    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-    await drive_until(hass, setup.done, old, mppt_block)
-    assert entry.state is ConfigEntryState.LOADED
+    entry = await set_up_on(hass, old, mppt_block, tmp_path / "ttyVE0")
     issue_id = f"port_missing_{entry.entry_id}"
 
     await old.stop()  # unplugged: the port path is gone
@@ -88,9 +132,7 @@ async def test_port_missing_issue_and_fix(
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
     await drive_until(hass, lambda: entry.state is ConfigEntryState.LOADED, moved, mppt_block)
 
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    await moved.stop()
+    await unload_then_stop(hass, entry, moved)
 
 
 async def test_port_back_clears_the_issue(
@@ -98,10 +140,7 @@ async def test_port_back_clears_the_issue(
 ) -> None:
     block = b"".join(mppt_emission())
     sim = await paused_simulator(mppt_emission(), tmp_path / "ttyVE0")
-    entry = vedirect_entry(str(tmp_path / "ttyVE0"))
-    entry.add_to_hass(hass)
-    setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
-    await drive_until(hass, setup.done, sim, block)
+    entry = await set_up_on(hass, sim, block, tmp_path / "ttyVE0")
     issue_id = f"port_missing_{entry.entry_id}"
     await sim.stop()
     for seconds in (6, 30, 31):
@@ -122,9 +161,7 @@ async def test_port_back_clears_the_issue(
         ):
             break
     assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    await sim.stop()
+    await unload_then_stop(hass, entry, sim)
 
 
 async def test_fix_flow_of_a_removed_entry_aborts(
@@ -141,3 +178,42 @@ async def test_fix_flow_of_a_removed_entry_aborts(
     result = await response.json()
     assert result["type"] == "abort"
     assert result["reason"] == "entry_removed"
+
+
+async def test_port_missing_at_start_raises_the_issue_across_setup_retries(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, tmp_path: Path, issue_registry: ir.IssueRegistry
+) -> None:
+    """The port is already gone when Home Assistant starts: the setup retries (after 5, 10, 20, 40, 80 s...)
+    and the issue comes once the port has been missing for a minute, counted across the retries."""
+    port = tmp_path / "ttyVE0"
+    entry, failed = await set_up_without_port(hass, port)
+    issue_id = f"port_missing_{entry.entry_id}"
+    for seconds in (6, 11, 21):  # retries at about 6, 17 and 38 s: not yet a minute
+        await failed.retry(hass, freezer, seconds)
+        assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await failed.retry(hass, freezer, 41)  # the retry at about 79 s
+    assert failed.count == 5
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {"name": "MPPT1", "port": str(port)}
+
+    block = b"".join(mppt_emission())
+    sim = await paused_simulator(mppt_emission(), port)  # plugged in: the next retry sets the entry up
+    freezer.tick(timedelta(seconds=81))
+    await drive_until(hass, lambda: entry.state is ConfigEntryState.LOADED, sim, block)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+    await unload_then_stop(hass, entry, sim)
+
+
+async def test_deleting_the_entry_removes_its_issue(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, tmp_path: Path, issue_registry: ir.IssueRegistry
+) -> None:
+    entry, failed = await set_up_without_port(hass, tmp_path / "ttyVE0")
+    issue_id = f"port_missing_{entry.entry_id}"
+    for seconds in (6, 11, 21, 41):
+        await failed.retry(hass, freezer, seconds)
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is not None
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None

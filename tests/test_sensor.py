@@ -61,6 +61,20 @@ def state_of(hass: HomeAssistant, entity_id: str) -> str:
     return state.state
 
 
+def assert_measurement(
+    hass: HomeAssistant,
+    entity_id: str,
+    expected: tuple[str, str, SensorDeviceClass],
+    state_class: SensorStateClass = SensorStateClass.MEASUREMENT,
+) -> None:
+    """The state, unit and device class (``expected``) and the state class: how HA shows and records it."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    attributes = state.attributes
+    assert (state.state, attributes[ATTR_UNIT_OF_MEASUREMENT], attributes[ATTR_DEVICE_CLASS]) == expected
+    assert attributes[ATTR_STATE_CLASS] == state_class
+
+
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "socket_enabled")
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
@@ -74,7 +88,7 @@ async def test_entities_snapshot(
     emission, unique_id, tcp = DEVICES[device]
     async with repeating_simulator(emission(), tcp=tcp) as sim:
         assert sim.url is not None
-        entry = vedirect_entry(sim.url, name=device, unique_id=unique_id)
+        entry = vedirect_entry(sim.url, name=device, unique_id=unique_id, entry_id=f"{device}_entry")
         with patch("custom_components.vemonitor.VEDIRECT_PLATFORMS", [platform]):
             await setup_entry(hass, entry)
         await snapshot_platform(
@@ -89,22 +103,17 @@ async def test_mppt_values_units_and_device(hass: HomeAssistant, device_registry
         entry = vedirect_entry(sim.url, name="MPPT1")
         await setup_entry(hass, entry)
 
-        voltage = hass.states.get("sensor.mppt1_battery_voltage")
-        assert voltage is not None
-        assert voltage.state == "13.37"
-        assert voltage.attributes[ATTR_UNIT_OF_MEASUREMENT] == "V"
-        assert voltage.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.VOLTAGE
-        assert voltage.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
+        assert_measurement(hass, "sensor.mppt1_battery_voltage", ("13.37", "V", SensorDeviceClass.VOLTAGE))
         assert state_of(hass, "sensor.mppt1_battery_current") == "5.44"
         assert state_of(hass, "sensor.mppt1_panel_voltage") == "16.64"
         assert state_of(hass, "sensor.mppt1_panel_power") == "74.0"
         assert state_of(hass, "sensor.mppt1_load_current") == "0.0"
-        yield_total = hass.states.get("sensor.mppt1_yield_total")
-        assert yield_total is not None
-        assert yield_total.state == "6.14"
-        assert yield_total.attributes[ATTR_UNIT_OF_MEASUREMENT] == "kWh"
-        assert yield_total.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.ENERGY
-        assert yield_total.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+        assert_measurement(
+            hass,
+            "sensor.mppt1_yield_total",
+            ("6.14", "kWh", SensorDeviceClass.ENERGY),
+            SensorStateClass.TOTAL_INCREASING,
+        )
         assert state_of(hass, "sensor.mppt1_yield_today") == "0.16"
         assert state_of(hass, "sensor.mppt1_yield_yesterday") == "0.24"
         assert state_of(hass, "sensor.mppt1_maximum_power_today") == "74.0"
@@ -119,9 +128,19 @@ async def test_mppt_values_units_and_device(hass: HomeAssistant, device_registry
         assert state_of(hass, "binary_sensor.mppt1_load_output") == STATE_OFF
         assert state_of(hass, "binary_sensor.mppt1_ve_direct_link") == STATE_ON
 
-        history_day = er.async_get(hass).async_get("sensor.mppt1_history_day_sequence_number")
-        assert history_day is not None
-        assert history_day.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        # Rare or per-block noisy entities are disabled by default (no recorder row or logbook line a second).
+        registry = er.async_get(hass)
+        for entity_id in (
+            "sensor.mppt1_history_day_sequence_number",
+            "sensor.mppt1_valid_blocks",
+            "sensor.mppt1_last_sample",
+        ):
+            registry_entry = registry.async_get(entity_id)
+            assert registry_entry is not None, entity_id
+            assert registry_entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION, entity_id
+        invalid_blocks = registry.async_get("sensor.mppt1_invalid_blocks")
+        assert invalid_blocks is not None
+        assert invalid_blocks.disabled_by is None
 
         [device] = dr.async_entries_for_config_entry(device_registry, entry.entry_id)
         assert device.identifiers == {(DOMAIN, MPPT_SERIAL)}
@@ -145,19 +164,17 @@ async def test_bmv_values_over_socket(hass: HomeAssistant) -> None:
         assert state_of(hass, "sensor.house_battery_current") == "3.862"
         assert state_of(hass, "sensor.house_battery_power") == "50.0"
         assert state_of(hass, "sensor.house_consumed_amp_hours") == "0.0"
-        soc = hass.states.get("sensor.house_state_of_charge")
-        assert soc is not None
-        assert soc.state == "100.0"
-        assert soc.attributes[ATTR_UNIT_OF_MEASUREMENT] == "%"
-        assert soc.attributes[ATTR_DEVICE_CLASS] == SensorDeviceClass.BATTERY
+        assert_measurement(hass, "sensor.house_state_of_charge", ("100.0", "%", SensorDeviceClass.BATTERY))
         assert state_of(hass, "sensor.house_time_to_go") == STATE_UNKNOWN  # -1: not discharging
         assert state_of(hass, "sensor.house_alarm_reason") == "none"
         assert state_of(hass, "binary_sensor.house_alarm") == STATE_OFF
         assert state_of(hass, "binary_sensor.house_relay") == STATE_OFF
-        discharged = hass.states.get("sensor.house_discharged_energy")
-        assert discharged is not None
-        assert discharged.state == "12.24"
-        assert discharged.attributes[ATTR_STATE_CLASS] == SensorStateClass.TOTAL_INCREASING
+        assert_measurement(
+            hass,
+            "sensor.house_discharged_energy",
+            ("12.24", "kWh", SensorDeviceClass.ENERGY),
+            SensorStateClass.TOTAL_INCREASING,
+        )
         assert state_of(hass, "sensor.house_charged_energy") == "11.45"
         # History H1..H16: diagnostic, disabled by default.
         deepest = er.async_get(hass).async_get("sensor.house_deepest_discharge")

@@ -12,7 +12,13 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_ENTRY_TYPE, ENTRY_TYPE_REDIS_SERVER
 from .coordinator import VeDirectConfigEntry, VeDirectCoordinator, VeDirectRuntime
-from .redis_runtime import REDIS_SERVER_PLATFORMS, async_setup_redis_outputs, async_setup_redis_server
+from .redis_runtime import (
+    REDIS_SERVER_PLATFORMS,
+    async_remove_redis_outputs,
+    async_setup_redis_outputs,
+    async_setup_redis_server,
+)
+from .repairs import async_port_is_back
 
 VEDIRECT_PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -46,3 +52,10 @@ async def _async_setup_vedirect(hass: HomeAssistant, entry: VeDirectConfigEntry)
 async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     """Unload the platforms; the client, the outputs and the listeners stop through entry.async_on_unload."""
     return await hass.config_entries.async_unload_platforms(entry, _platforms(entry))
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """A deleted VE.Direct device takes its port-missing issue and its Redis outputs' spools and issues."""
+    if entry.data.get(CONF_ENTRY_TYPE) != ENTRY_TYPE_REDIS_SERVER:
+        async_port_is_back(hass, entry)
+        await async_remove_redis_outputs(hass, entry)

@@ -3,8 +3,9 @@
 from collections.abc import Mapping
 from typing import override
 
-# BinarySensorDeviceClass: defined in the package in 2026.5, in .const (re-exported implicitly) in 2026.10.
-from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined]
+# BinarySensorDeviceClass: in the package in 2026.5 (the ignore is unused there), in .const (re-exported
+# implicitly) in 2026.10.
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
@@ -14,10 +15,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_ENTRY_TYPE, ENTRY_TYPE_VEDIRECT
-from .coordinator import VeDirectConfigEntry
-from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_add_entities_for_new_labels
-from .redis_entities import async_setup_redis_entities
+from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
+from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_setup_platform
 from .vedirect.client import LinkState
 
 PARALLEL_UPDATES = 0
@@ -65,18 +64,22 @@ class VeDirectLinkBinarySensor(VeDirectLinkEntity, BinarySensorEntity):
         return self.coordinator.link_state is LinkState.CONNECTED
 
 
+def _field_entities(coordinator: VeDirectCoordinator, label: str) -> list[Entity]:
+    description = BINARY_SENSOR_DESCRIPTIONS.get(label)
+    return [] if description is None else [VeDirectBinarySensor(coordinator, description)]
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: VeDirectConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Binary sensors as their labels appear, the link sensor, then the Redis side's binary sensors."""
-    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT:
-        coordinator = entry.runtime_data.coordinator
-
-        def build(label: str) -> list[Entity]:
-            return [VeDirectBinarySensor(coordinator, BINARY_SENSOR_DESCRIPTIONS[label])]
-
-        async_add_entities([VeDirectLinkBinarySensor(coordinator, LINK_DESCRIPTION)])
-        async_add_entities_for_new_labels(entry, BINARY_SENSOR_LABELS.__contains__, build, async_add_entities)
-    await async_setup_redis_entities(hass, entry, async_add_entities, Platform.BINARY_SENSOR)
+    await async_setup_platform(
+        hass,
+        entry,
+        async_add_entities,
+        platform=Platform.BINARY_SENSOR,
+        link_entities=lambda coordinator: [VeDirectLinkBinarySensor(coordinator, LINK_DESCRIPTION)],
+        field_entities=_field_entities,
+    )

@@ -38,6 +38,7 @@ from .identity import (
     DeviceIdentity,
     ProbeError,
     async_probe_identity,
+    async_probe_moved_device,
     async_same_port,
     async_stable_port,
 )
@@ -183,15 +184,15 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
                 # The same port: the entry's client reads it (a probe would split its byte stream).
                 return self.async_update_reload_and_abort(entry, data_updates={CONF_PORT: port})
             try:
-                identity = await async_probe_identity(port)
+                port, unique_id = await async_probe_moved_device(self.hass, entry, port)
             except ProbeError as err:
+                if err.reason == "other_device":
+                    return self.async_abort(reason="unique_id_mismatch")
                 errors["base"] = err.reason
             else:
-                port = await async_stable_port(self.hass, port)
-                if not identity.matches(entry.unique_id):
-                    return self.async_abort(reason="unique_id_mismatch")
+                # A BMV's unique_id names its port; its device and entities keep their ids (device_key).
                 return self.async_update_reload_and_abort(
-                    entry, unique_id=identity.unique_id(port), data_updates={CONF_PORT: port}
+                    entry, unique_id=unique_id, data_updates={CONF_PORT: port}
                 )
         schema = form_schema({vol.Required(CONF_PORT): SerialPortSelector()})
         return self.async_show_form(

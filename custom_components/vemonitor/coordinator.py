@@ -4,7 +4,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, override
 
 from homeassistant.config_entries import ConfigEntry
@@ -21,12 +20,11 @@ from .const import (
     DOMAIN,
     LOGGER,
     MANUFACTURER,
-    PORT_MISSING_AFTER,
     PROBE_TIMEOUT,
     STALL_MIN_SECONDS,
 )
-from .identity import is_local_port
-from .repairs import async_create_port_missing_issue, async_delete_port_missing_issue
+from .identity import device_key
+from .repairs import async_check_port, async_port_is_back
 from .vedirect.client import LinkState, VeDirectClient
 from .vedirect.device import DeviceFrame
 
@@ -82,8 +80,6 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         self.link_state: LinkState | None = None
         self._client_reported = asyncio.Event()  # set on every frame and link state change (for setup)
         self._sample_listeners: list[SampleListener] = []
-        self._port_missing_since: datetime | None = None
-        self._port_issue_raised = False
 
     @callback
     def async_add_sample_listener(self, listener: SampleListener) -> CALLBACK_TYPE:
@@ -107,6 +103,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
             async with asyncio.timeout(PROBE_TIMEOUT):
                 while self.frame is None:
                     if self.link_state is LinkState.DISCONNECTED:
+                        # Not ready: HA retries; a port missing across retries gets its repair issue.
+                        async_check_port(self.hass, self.config_entry, dt_util.utcnow())
                         raise UpdateFailed(
                             translation_domain=DOMAIN,
                             translation_key="cannot_open",
@@ -115,6 +113,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
                     self._client_reported.clear()
                     await self._client_reported.wait()
         except TimeoutError as err:
+            async_port_is_back(self.hass, self.config_entry)  # it opened: present, if silent
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="no_data",
@@ -146,17 +145,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
                 self.port,
                 self.stall_after.total_seconds(),
             )
-        # A stat of a device node (done only while the link is down): too cheap for an executor hop.
-        if is_local_port(self.port) and not Path(self.port).exists():
-            if self._port_missing_since is None:
-                self._port_missing_since = now
-            elif not self._port_issue_raised and now - self._port_missing_since >= timedelta(
-                seconds=PORT_MISSING_AFTER
-            ):
-                async_create_port_missing_issue(self.hass, self.config_entry)
-                self._port_issue_raised = True
-        else:
-            self._port_missing_since = None
+        async_check_port(self.hass, self.config_entry, now)
         raise UpdateFailed(
             translation_domain=DOMAIN,
             translation_key="link_lost",
@@ -190,13 +179,10 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         """A valid block arrived (the client hands a fresh merged copy)."""
         self.frame = frame
         self.last_block_at = dt_util.utcnow()
-        self._port_missing_since = None
         self._client_reported.set()
         if self.data is not None and self._identity_changed(self.data.frame, frame):
             self._update_device_info()
-        if self._port_issue_raised:
-            async_delete_port_missing_issue(self.hass, self.config_entry)
-            self._port_issue_raised = False
+        async_port_is_back(self.hass, self.config_entry)
 
     @callback
     def _on_link_state(self, state: LinkState) -> None:
@@ -225,7 +211,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         frame = self.frame
         product_id = None if frame is None else frame.product_id
         return DeviceInfo(
-            identifiers={(DOMAIN, self.config_entry.unique_id or self.config_entry.entry_id)},
+            identifiers={(DOMAIN, device_key(self.config_entry))},
             name=self.config_entry.title,
             manufacturer=MANUFACTURER,
             model=None if frame is None else frame.product_name,

@@ -1,12 +1,17 @@
-"""Base entities of a VE.Direct device, and the bookkeeping that adds entities as new fields appear."""
+"""Base entities of a VE.Direct device, and the platform setup that adds entities as new fields appear."""
 
 from collections.abc import Callable, Iterable
 
-from homeassistant.core import callback
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .const import CONF_ENTRY_TYPE, ENTRY_TYPE_VEDIRECT
 from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
+from .identity import device_key
+from .redis_entities import async_setup_redis_entities
 from .vedirect.fields import Value
 
 # Labels shown in the device registry (model, model id, serial, firmware) rather than as entities.
@@ -14,7 +19,7 @@ DEVICE_INFO_LABELS = frozenset({"PID", "SER#", "FW", "FWE"})
 
 
 class VeDirectEntity(CoordinatorEntity[VeDirectCoordinator]):
-    """An entity of the block item's device; unique_id = entry unique_id + key (a label or a link key)."""
+    """An entity of the block item's device; unique_id = device key + label or link key."""
 
     _attr_has_entity_name = True
 
@@ -22,8 +27,7 @@ class VeDirectEntity(CoordinatorEntity[VeDirectCoordinator]):
         """Attach to the coordinator and its device."""
         super().__init__(coordinator)
         self.entity_description = description
-        entry = coordinator.config_entry
-        self._attr_unique_id = f"{entry.unique_id or entry.entry_id}_{description.key}"
+        self._attr_unique_id = f"{device_key(coordinator.config_entry)}_{description.key}"
         self._attr_device_info = coordinator.device_info()
 
 
@@ -55,15 +59,34 @@ class VeDirectLinkEntity(VeDirectEntity):
         return True
 
 
-@callback
-def async_add_entities_for_new_labels(
+async def async_setup_platform(
+    hass: HomeAssistant,
     entry: VeDirectConfigEntry,
-    wanted: Callable[[str], bool],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    *,
+    platform: Platform,
+    link_entities: Callable[[VeDirectCoordinator], Iterable[Entity]],
+    field_entities: Callable[[VeDirectCoordinator, str], Iterable[Entity]],
+) -> None:
+    """The async_setup_entry of a platform, for both entry kinds: a VE.Direct entry gets its link entities,
+    then entities for its labels as they first appear; then the Redis side adds its own (both kinds)."""
+    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT:
+        coordinator = entry.runtime_data.coordinator
+        async_add_entities(link_entities(coordinator))
+        _async_add_entities_for_new_labels(
+            entry, lambda label: field_entities(coordinator, label), async_add_entities
+        )
+    await async_setup_redis_entities(hass, entry, async_add_entities, platform)
+
+
+@callback
+def _async_add_entities_for_new_labels(
+    entry: VeDirectConfigEntry,
     build: Callable[[str], Iterable[Entity]],
     async_add_entities: Callable[[Iterable[Entity]], None],
 ) -> None:
-    """Add entities for the wanted labels of every sample, as they first appear (a BMV's history block
-    comes a second after its main block; firmware updates bring new fields)."""
+    """Add the platform's entities for the labels of every sample, as they first appear (a BMV's history
+    block comes a second after its main block; firmware updates bring new fields)."""
     coordinator = entry.runtime_data.coordinator
     seen: set[str] = set()
 
@@ -75,7 +98,7 @@ def async_add_entities_for_new_labels(
         if not new:
             return
         seen.update(new)
-        entities = [entity for label in new if wanted(label) for entity in build(label)]
+        entities = [entity for label in new for entity in build(label)]
         if entities:
             async_add_entities(entities)
 

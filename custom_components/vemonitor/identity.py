@@ -1,20 +1,26 @@
 """Who is on a port: probe a VE.Direct device and derive the config entry's unique_id from it.
 
 Shared by the config flow (user, USB discovery, reconfigure) and the repair flow (port moved).
+
+Two keys per VE.Direct entry: its unique_id tells whether a device is configured already (SER#, or for a
+BMV/SmartShunt, which sends none in text mode, product id @ port), so it follows the device to a new port;
+its device key (see ``device_key``) names the HA device and entities, so it never changes with the port.
 """
 
 from dataclasses import dataclass
 import os
 from pathlib import Path
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import PROBE_TIMEOUT
+from .const import DOMAIN, PROBE_TIMEOUT
 from .vedirect.client import NoDataError, PortOpenError, probe
 from .vedirect.device import DeviceFrame
 
 UNKNOWN_PRODUCT = "VE.Direct device"
 SERIAL_BY_ID = Path("/dev/serial/by-id")
+PORT_SEPARATOR = "@"  # in the unique_id of a serial-less device, between its product id and its port
 
 
 class ProbeError(Exception):
@@ -49,13 +55,22 @@ class DeviceIdentity:
 
     def unique_id(self, port: str) -> str:
         """SER# when sent; a BMV/SmartShunt sends none in text mode: its PID plus the stable port path."""
-        return self.serial_number or f"{self.product_key}@{port}"
+        return self.serial_number or f"{self.product_key}{PORT_SEPARATOR}{port}"
 
     def matches(self, unique_id: str | None) -> bool:
         """True if a configured unique_id can be this device (serial-less devices: same product only)."""
         if self.serial_number:
             return unique_id == self.serial_number
-        return unique_id is not None and unique_id.startswith(f"{self.product_key}@")
+        return unique_id is not None and unique_id.startswith(f"{self.product_key}{PORT_SEPARATOR}")
+
+
+def device_key(entry: ConfigEntry) -> str:
+    """The key of the entry's HA device and entity unique IDs: the SER# of a device that sends one, else
+    the entry id, as a serial-less device's unique_id names its port, which reconfigure and repairs change."""
+    unique_id = entry.unique_id
+    if unique_id and PORT_SEPARATOR not in unique_id:
+        return unique_id
+    return entry.entry_id
 
 
 async def async_probe_identity(port: str) -> DeviceIdentity:
@@ -67,6 +82,22 @@ async def async_probe_identity(port: str) -> DeviceIdentity:
     except NoDataError as err:
         raise ProbeError("no_data") from err
     return DeviceIdentity.from_frame(frame)
+
+
+async def async_probe_moved_device(hass: HomeAssistant, entry: ConfigEntry, port: str) -> tuple[str, str]:
+    """Probe ``port`` for the device of ``entry`` moved there: its stable path and the entry's new unique_id.
+
+    ProbeError "other_device" when another device answers, including one that another entry holds.
+    """
+    identity = await async_probe_identity(port)
+    if not identity.matches(entry.unique_id):
+        raise ProbeError("other_device")
+    port = await async_stable_port(hass, port)
+    unique_id = identity.unique_id(port)
+    holder = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, unique_id)
+    if holder is not None and holder.entry_id != entry.entry_id:
+        raise ProbeError("other_device")
+    return port, unique_id
 
 
 def is_local_port(port: str) -> bool:

@@ -77,6 +77,7 @@ class RedisServerConnectivity(BinarySensorEntity):
     _attr_should_poll = False
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
+    _attr_translation_key = "redis_server_connectivity"  # its icons (icons.json) and name
 
     def __init__(self, entry: RedisServerConfigEntry) -> None:
         """Describe the server's device from its entry and what the server told at setup."""

@@ -188,10 +188,9 @@ class RedisServerFlow(ConfigFlow):
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            credentials = {
-                CONF_USERNAME: user_input.get(CONF_USERNAME) or None,
-                CONF_PASSWORD: user_input.get(CONF_PASSWORD) or None,
-            }
+            # An empty password keeps the stored one: a server or user without a password accepts any
+            # password, so a stale one never has to be cleared.
+            credentials = _credentials(user_input, entry.data)
             if (error := await probe_redis_server({**entry.data, **credentials})) is None:
                 return self.async_update_reload_and_abort(
                     entry, data_updates=credentials, reason="redis_reauth_successful"

@@ -57,6 +57,7 @@ from .const import (
 from .redis_worker.connector import RedisConnector, RedisServerSettings, probe
 from .redis_worker.errors import (
     AUTH_ERRORS,
+    CONNECTION_ERRORS,
     CannotConnect,
     InvalidAuth,
     NoWritePermission,
@@ -215,10 +216,16 @@ class RedisServerRuntime:
 
     @callback
     def async_report_failure(self, error: RedisWorkerError) -> None:
-        """The server failed a command: mark it lost (logged once) and start a reauth if credentials fail."""
-        self.last_error = error
+        """A command failed: start a reauth if credentials fail; mark the server lost (logged once) only if
+        it is unusable as a whole. A refusal of one output's writes (WRONGTYPE, OOM, NOPERM...) leaves the
+        server connected: the output reports it (its last error, its log line), and the PING health check
+        would otherwise turn the connectivity back on at once, again and again.
+        """
         if isinstance(error, AUTH_ERRORS):
             self.entry.async_start_reauth(self.hass)
+        if not isinstance(error, CONNECTION_ERRORS):
+            return
+        self.last_error = error
         if not self.connected:
             return
         self.connected = False
@@ -237,24 +244,13 @@ class RedisServerRuntime:
         async_dispatcher_send(self.hass, _signal_server_ready(self.entry.entry_id))
 
     async def async_check(self, _now: datetime | None = None) -> None:
-        """PING the server with the shared pool (a second time on a fresh pool if the first one failed)."""
-        error = await self._ping()
-        if isinstance(error, CannotConnect):
-            # Pooled connections the server closed (restart, CLIENT KILL) fail once each:
-            # start over with a fresh pool before calling the server lost.
-            await self.connector.close()
-            error = await self._ping()
-        if error is None:
-            self.async_report_success()
-        else:
-            self.async_report_failure(error)
-
-    async def _ping(self) -> RedisWorkerError | None:
+        """PING the server with the shared pool (a connection the server closed reconnects by itself)."""
         try:
             await self.connector.client.ping()
         except Exception as exc:
-            return classify(exc, self.connector.settings.address)
-        return None
+            self.async_report_failure(classify(exc, self.connector.settings.address))
+        else:
+            self.async_report_success()
 
     async def async_close(self) -> None:
         """Unload: no output may use this pool any more."""
@@ -519,6 +515,8 @@ class RedisOutput:
             if state.last_successful_write is None
             else state.last_successful_write.isoformat(),
             "last_error": None if state.last_error is None else type(state.last_error).__name__,
+            # host:port and the server's words (e.g. WRONGTYPE), never a password (see redis_worker.errors)
+            "last_error_message": None if state.last_error is None else str(state.last_error),
         }
 
 

@@ -1,29 +1,59 @@
 """Repairs: a VE.Direct port that has been missing for a while, fixed by picking the port it moved to."""
 
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import FlowResult
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import SerialPortSelector
+from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
-from .const import CONF_PORT, DOMAIN
-from .identity import ProbeError, async_probe_identity, async_stable_port
+from .const import CONF_PORT, DOMAIN, PORT_MISSING_AFTER
+from .identity import ProbeError, async_probe_moved_device, is_local_port
 
-if TYPE_CHECKING:
-    # Only in HA 2026.9+ (2026.5 types the results as FlowResult); annotations are not evaluated at runtime.
-    from homeassistant.components.repairs.models import RepairsFlowResult
+# HA 2026.9+ returns RepairsFlowResult (a FlowResult with more keys), 2026.5 FlowResult: their common base.
+type RepairsResult = FlowResult[Any, str]
 
 ISSUE_PORT_MISSING = "port_missing"
 # Any: HA 2026.9+ types forms as probatio.Schema, 2026.5 as voluptuous.Schema; at runtime `voluptuous` is the
 # right one in each (HA installs probatio under that name).
 PORT_SCHEMA: Any = vol.Schema({vol.Required(CONF_PORT): SerialPortSelector()})
 
+# Since when each entry's local port has been seen missing. In hass.data, not in the entry's runtime data,
+# so that the time counts across setup retries too (a port already gone when Home Assistant starts).
+PORT_MISSING_SINCE: HassKey[dict[str, datetime]] = HassKey(f"{DOMAIN}_port_missing_since")
+
 
 def _issue_id(entry: ConfigEntry) -> str:
     return f"{ISSUE_PORT_MISSING}_{entry.entry_id}"
+
+
+@callback
+def async_check_port(hass: HomeAssistant, entry: ConfigEntry, now: datetime) -> None:
+    """While the link is down (or setup cannot open the port): raise the issue once the entry's local port
+    has been missing for PORT_MISSING_AFTER s; clear it when the path is back.
+
+    A stat of a device node, done only while the link is down: too cheap for an executor hop.
+    """
+    port: str = entry.data[CONF_PORT]
+    if not is_local_port(port) or Path(port).exists():
+        async_port_is_back(hass, entry)
+        return
+    since = hass.data.setdefault(PORT_MISSING_SINCE, {}).setdefault(entry.entry_id, now)
+    if now - since >= timedelta(seconds=PORT_MISSING_AFTER):
+        async_create_port_missing_issue(hass, entry)
+
+
+@callback
+def async_port_is_back(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """The port exists again or delivered data (or the entry is removed): forget it, remove the issue."""
+    if hass.data.get(PORT_MISSING_SINCE, {}).pop(entry.entry_id, None) is not None:
+        ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
 
 
 @callback
@@ -41,12 +71,6 @@ def async_create_port_missing_issue(hass: HomeAssistant, entry: ConfigEntry) -> 
     )
 
 
-@callback
-def async_delete_port_missing_issue(hass: HomeAssistant, entry: ConfigEntry) -> None:
-    """The port is back."""
-    ir.async_delete_issue(hass, DOMAIN, _issue_id(entry))
-
-
 class PortMissingRepairFlow(RepairsFlow):
     """Pick the new port; it is probed and must hold the same device, then the entry reloads on it."""
 
@@ -54,11 +78,11 @@ class PortMissingRepairFlow(RepairsFlow):
         """Remember which entry lost its port."""
         self._entry_id = entry_id
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsResult:
         """The flow starts here with the issue id as input: go to the form."""
         return await self.async_step_port()
 
-    async def async_step_port(self, user_input: dict[str, Any] | None = None) -> RepairsFlowResult:
+    async def async_step_port(self, user_input: dict[str, Any] | None = None) -> RepairsResult:
         """Ask for the port and test it."""
         entry = self.hass.config_entries.async_get_entry(self._entry_id)
         if entry is None:
@@ -67,18 +91,15 @@ class PortMissingRepairFlow(RepairsFlow):
         if user_input is not None:
             port = user_input[CONF_PORT].strip()
             try:
-                identity = await async_probe_identity(port)
+                port, unique_id = await async_probe_moved_device(self.hass, entry, port)
             except ProbeError as err:
                 errors["base"] = err.reason
             else:
-                if identity.matches(entry.unique_id):
-                    port = await async_stable_port(self.hass, port)
-                    self.hass.config_entries.async_update_entry(
-                        entry, unique_id=identity.unique_id(port), data={**entry.data, CONF_PORT: port}
-                    )
-                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
-                    return self.async_create_entry(data={})
-                errors["base"] = "other_device"
+                self.hass.config_entries.async_update_entry(
+                    entry, unique_id=unique_id, data={**entry.data, CONF_PORT: port}
+                )
+                self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_create_entry(data={})
         return self.async_show_form(
             step_id="port",
             data_schema=PORT_SCHEMA,

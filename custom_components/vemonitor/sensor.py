@@ -1,8 +1,9 @@
 """Sensors of a VE.Direct device: one per field it sends, plus link diagnostics."""
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -29,15 +30,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .binary_sensor import BINARY_SENSOR_LABELS
-from .const import CONF_ENTRY_TYPE, ENTRY_TYPE_VEDIRECT
 from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
-from .entity import (
-    DEVICE_INFO_LABELS,
-    VeDirectFieldEntity,
-    VeDirectLinkEntity,
-    async_add_entities_for_new_labels,
-)
-from .redis_entities import async_setup_redis_entities
+from .entity import DEVICE_INFO_LABELS, VeDirectFieldEntity, VeDirectLinkEntity, async_setup_platform
 from .vedirect.codes import (
     AlarmReason,
     ChargeState,
@@ -54,6 +48,7 @@ from .vedirect.fields import Value
 PARALLEL_UPDATES = 0
 
 AMPERE_HOUR = "Ah"
+VOLT = UnitOfElectricPotential.VOLT
 NO_FLAGS = "none"
 SEVERAL_FLAGS = "multiple"
 
@@ -112,49 +107,41 @@ class VeDirectSensorDescription(SensorEntityDescription):
     attributes_fn: Callable[[Value], dict[str, Any]] | None = None
 
 
-def _voltage(label: str, key: str, *, history: bool = False) -> VeDirectSensorDescription:
+def _measure(
+    label: str,
+    key: str,
+    device_class: SensorDeviceClass | None,
+    unit: str | None,
+    precision: int,
+    *,
+    state_class: SensorStateClass | None = SensorStateClass.MEASUREMENT,
+) -> VeDirectSensorDescription:
+    """A measured quantity (decoded into the unit given)."""
     return VeDirectSensorDescription(
         key=label,
         translation_key=key,
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=None if history else SensorStateClass.MEASUREMENT,
-        suggested_display_precision=2,
-        entity_category=EntityCategory.DIAGNOSTIC if history else None,
-        entity_registry_enabled_default=not history,
-    )
-
-
-def _current(label: str, key: str, precision: int = 2) -> VeDirectSensorDescription:
-    return VeDirectSensorDescription(
-        key=label,
-        translation_key=key,
-        device_class=SensorDeviceClass.CURRENT,
-        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
-        state_class=SensorStateClass.MEASUREMENT,
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+        state_class=state_class,
         suggested_display_precision=precision,
     )
 
 
+def _voltage(label: str, key: str, precision: int = 2) -> VeDirectSensorDescription:
+    return _measure(label, key, SensorDeviceClass.VOLTAGE, VOLT, precision)
+
+
+def _current(label: str, key: str, precision: int = 2) -> VeDirectSensorDescription:
+    return _measure(label, key, SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, precision)
+
+
 def _power(label: str, key: str, state_class: SensorStateClass | None) -> VeDirectSensorDescription:
-    return VeDirectSensorDescription(
-        key=label,
-        translation_key=key,
-        device_class=SensorDeviceClass.POWER,
-        native_unit_of_measurement=UnitOfPower.WATT,
-        state_class=state_class,
-        suggested_display_precision=0,
-    )
+    return _measure(label, key, SensorDeviceClass.POWER, UnitOfPower.WATT, 0, state_class=state_class)
 
 
 def _energy(label: str, key: str, state_class: SensorStateClass | None) -> VeDirectSensorDescription:
-    return VeDirectSensorDescription(
-        key=label,
-        translation_key=key,
-        device_class=SensorDeviceClass.ENERGY,
-        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        state_class=state_class,
-        suggested_display_precision=2,
+    return _measure(
+        label, key, SensorDeviceClass.ENERGY, UnitOfEnergy.KILO_WATT_HOUR, 2, state_class=state_class
     )
 
 
@@ -168,37 +155,26 @@ def _history(
     precision: int = 0,
 ) -> VeDirectSensorDescription:
     """BMV history (H1..H16): diagnostic and disabled by default (rarely looked at, noisy in the recorder)."""
-    return VeDirectSensorDescription(
-        key=label,
-        translation_key=key,
-        native_unit_of_measurement=unit,
-        device_class=device_class,
-        state_class=state_class,
-        suggested_display_precision=precision,
+    return replace(
+        _measure(label, key, device_class, unit, precision, state_class=state_class),
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
     )
 
 
-def _code(label: str, key: str, codes: type[VeCode]) -> VeDirectSensorDescription:
+def _enum(label: str, key: str, codes: type[VeCode] | type[VeFlags]) -> VeDirectSensorDescription:
+    """A code (one state) or a flag set (none, its one active reason, or "multiple") as a translated enum."""
+    if issubclass(codes, VeFlags):
+        options, value_fn, attributes_fn = _flags_options(codes), _flags_key, _flags_attributes
+    else:
+        options, value_fn, attributes_fn = _code_options(codes), _code_key, _code_attributes
     return VeDirectSensorDescription(
         key=label,
         translation_key=key,
         device_class=SensorDeviceClass.ENUM,
-        options=_code_options(codes),
-        value_fn=_code_key,
-        attributes_fn=_code_attributes,
-    )
-
-
-def _flags(label: str, key: str, codes: type[VeFlags]) -> VeDirectSensorDescription:
-    return VeDirectSensorDescription(
-        key=label,
-        translation_key=key,
-        device_class=SensorDeviceClass.ENUM,
-        options=_flags_options(codes),
-        value_fn=_flags_key,
-        attributes_fn=_flags_attributes,
+        options=options,
+        value_fn=value_fn,
+        attributes_fn=attributes_fn,
     )
 
 
@@ -212,67 +188,34 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _voltage("V3", "battery_voltage_3"),
         _voltage("VS", "starter_voltage"),
         _voltage("VM", "midpoint_voltage"),
-        VeDirectSensorDescription(
-            key="DM",
-            translation_key="midpoint_deviation",
-            native_unit_of_measurement=PERCENTAGE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
+        _measure("DM", "midpoint_deviation", None, PERCENTAGE, 1),
         _voltage("VPV", "panel_voltage"),
         _power("PPV", "panel_power", SensorStateClass.MEASUREMENT),
         _current("I", "battery_current"),
         _current("I2", "battery_current_2"),
         _current("I3", "battery_current_3"),
         _current("IL", "load_current"),
-        VeDirectSensorDescription(
-            key="T",
-            translation_key="battery_temperature",
-            device_class=SensorDeviceClass.TEMPERATURE,
-            native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=0,
-        ),
+        _measure("T", "battery_temperature", SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 0),
         _power("P", "battery_power", SensorStateClass.MEASUREMENT),
-        VeDirectSensorDescription(
-            key="CE",
-            translation_key="consumed_amp_hours",
-            native_unit_of_measurement=AMPERE_HOUR,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
-        VeDirectSensorDescription(
-            key="SOC",
-            translation_key="state_of_charge",
-            device_class=SensorDeviceClass.BATTERY,
-            native_unit_of_measurement=PERCENTAGE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
-        VeDirectSensorDescription(
-            key="TTG",
-            translation_key="time_to_go",
-            device_class=SensorDeviceClass.DURATION,
-            native_unit_of_measurement=UnitOfTime.MINUTES,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=0,
-        ),
-        _code("CS", "charger_state", ChargeState),
-        _code("ERR", "charger_error", ErrorCode),
-        _code("MPPT", "tracker_mode", TrackerMode),
-        _code("MODE", "device_mode", DeviceMode),
-        _code("MON", "monitor_mode", MonitorMode),
-        _flags("OR", "off_reason", OffReason),
-        _flags("AR", "alarm_reason", AlarmReason),
-        _flags("WARN", "warning_reason", AlarmReason),
+        _measure("CE", "consumed_amp_hours", None, AMPERE_HOUR, 1),
+        _measure("SOC", "state_of_charge", SensorDeviceClass.BATTERY, PERCENTAGE, 1),
+        _measure("TTG", "time_to_go", SensorDeviceClass.DURATION, UnitOfTime.MINUTES, 0),
+        _enum("CS", "charger_state", ChargeState),
+        _enum("ERR", "charger_error", ErrorCode),
+        _enum("MPPT", "tracker_mode", TrackerMode),
+        _enum("MODE", "device_mode", DeviceMode),
+        _enum("MON", "monitor_mode", MonitorMode),
+        _enum("OR", "off_reason", OffReason),
+        _enum("AR", "alarm_reason", AlarmReason),
+        _enum("WARN", "warning_reason", AlarmReason),
         _history("H1", "deepest_discharge", unit=AMPERE_HOUR, precision=1),
         _history("H2", "last_discharge", unit=AMPERE_HOUR, precision=1),
         _history("H3", "average_discharge", unit=AMPERE_HOUR, precision=1),
         _history("H4", "charge_cycles", state_class=_COUNT),
         _history("H5", "full_discharges", state_class=_COUNT),
         _history("H6", "cumulative_amp_hours", unit=AMPERE_HOUR, precision=1),
-        _voltage("H7", "min_battery_voltage", history=True),
-        _voltage("H8", "max_battery_voltage", history=True),
+        _history("H7", "min_battery_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2),
+        _history("H8", "max_battery_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2),
         _history(
             "H9", "time_since_full_charge", unit=UnitOfTime.SECONDS, device_class=SensorDeviceClass.DURATION
         ),
@@ -281,8 +224,12 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _history("H12", "high_voltage_alarms", state_class=_COUNT),
         _history("H13", "low_starter_voltage_alarms", state_class=_COUNT),
         _history("H14", "high_starter_voltage_alarms", state_class=_COUNT),
-        _voltage("H15", "min_starter_voltage", history=True),
-        _voltage("H16", "max_starter_voltage", history=True),
+        _history(
+            "H15", "min_starter_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2
+        ),
+        _history(
+            "H16", "max_starter_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2
+        ),
         _energy("H17", "discharged_energy", SensorStateClass.TOTAL_INCREASING),
         _energy("H18", "charged_energy", SensorStateClass.TOTAL_INCREASING),
         _energy("H19", "yield_total", SensorStateClass.TOTAL_INCREASING),
@@ -290,22 +237,14 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _power("H21", "max_power_today", None),
         _energy("H22", "yield_yesterday", None),
         _power("H23", "max_power_yesterday", None),
-        VeDirectSensorDescription(
-            key="AC_OUT_V",
-            translation_key="ac_output_voltage",
-            device_class=SensorDeviceClass.VOLTAGE,
-            native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=1,
-        ),
+        _voltage("AC_OUT_V", "ac_output_voltage", precision=1),
         _current("AC_OUT_I", "ac_output_current", precision=1),
-        VeDirectSensorDescription(
-            key="AC_OUT_S",
-            translation_key="ac_output_apparent_power",
-            device_class=SensorDeviceClass.APPARENT_POWER,
-            native_unit_of_measurement=UnitOfApparentPower.VOLT_AMPERE,
-            state_class=SensorStateClass.MEASUREMENT,
-            suggested_display_precision=0,
+        _measure(
+            "AC_OUT_S",
+            "ac_output_apparent_power",
+            SensorDeviceClass.APPARENT_POWER,
+            UnitOfApparentPower.VOLT_AMPERE,
+            0,
         ),
         _voltage("DC_IN_V", "dc_input_voltage"),
         _current("DC_IN_I", "dc_input_current", precision=1),
@@ -366,26 +305,30 @@ class VeDirectLinkSensorDescription(SensorEntityDescription):
     value_fn: Callable[[VeDirectCoordinator], StateType | datetime]
 
 
+def _block_counter(key: str, *, enabled: bool) -> VeDirectLinkSensorDescription:
+    """A counter of the client's parser (``key`` is the name of the counter in its stats)."""
+    return VeDirectLinkSensorDescription(
+        key=key,
+        translation_key=key,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=enabled,
+        value_fn=attrgetter(f"client.stats.{key}"),
+    )
+
+
+# What changes with every block (valid blocks, the last sample time) is disabled by default: enabled, it
+# would write a recorder row and (the timestamp) a logbook line every second. Invalid blocks change rarely
+# and tell of a bad cable: enabled.
 LINK_SENSOR_DESCRIPTIONS: tuple[VeDirectLinkSensorDescription, ...] = (
-    VeDirectLinkSensorDescription(
-        key="valid_blocks",
-        translation_key="valid_blocks",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda coordinator: coordinator.client.stats.valid_blocks,
-    ),
-    VeDirectLinkSensorDescription(
-        key="invalid_blocks",
-        translation_key="invalid_blocks",
-        state_class=SensorStateClass.TOTAL_INCREASING,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda coordinator: coordinator.client.stats.invalid_blocks,
-    ),
+    _block_counter("valid_blocks", enabled=False),
+    _block_counter("invalid_blocks", enabled=True),
     VeDirectLinkSensorDescription(
         key="last_sample",
         translation_key="last_sample",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda coordinator: coordinator.data.timestamp if coordinator.data else None,
     ),
 )
@@ -403,8 +346,11 @@ class VeDirectLinkSensor(VeDirectLinkEntity, SensorEntity):
         return self.entity_description.value_fn(self.coordinator)
 
 
-def _wants_sensor(label: str) -> bool:
-    return label not in BINARY_SENSOR_LABELS and label not in DEVICE_INFO_LABELS
+def _field_entities(coordinator: VeDirectCoordinator, label: str) -> list[Entity]:
+    """One sensor per label, except those shown as binary sensors or in the device registry."""
+    if label in BINARY_SENSOR_LABELS or label in DEVICE_INFO_LABELS:
+        return []
+    return [VeDirectSensor(coordinator, SENSOR_DESCRIPTIONS.get(label) or _other_field(label))]
 
 
 async def async_setup_entry(
@@ -413,15 +359,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Field sensors as fields appear, link diagnostics, then the Redis side's sensors."""
-    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT:
-        coordinator = entry.runtime_data.coordinator
-
-        def build(label: str) -> list[Entity]:
-            description = SENSOR_DESCRIPTIONS.get(label) or _other_field(label)
-            return [VeDirectSensor(coordinator, description)]
-
-        async_add_entities(
-            VeDirectLinkSensor(coordinator, description) for description in LINK_SENSOR_DESCRIPTIONS
-        )
-        async_add_entities_for_new_labels(entry, _wants_sensor, build, async_add_entities)
-    await async_setup_redis_entities(hass, entry, async_add_entities, Platform.SENSOR)
+    await async_setup_platform(
+        hass,
+        entry,
+        async_add_entities,
+        platform=Platform.SENSOR,
+        link_entities=lambda coordinator: [
+            VeDirectLinkSensor(coordinator, desc) for desc in LINK_SENSOR_DESCRIPTIONS
+        ],
+        field_entities=_field_entities,
+    )

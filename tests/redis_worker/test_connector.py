@@ -1,9 +1,13 @@
 """probe() and RedisConnector against real servers: every failure class, TLS included."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+import sys
+import threading
 
 import pytest
+import redis
 from redis import exceptions as rx
 
 from custom_components.vemonitor.redis_worker import (
@@ -24,10 +28,36 @@ from tests.redis_server import AclUser, RedisServer, free_port
 SECRET = "pa55-w0rd-secret"
 type MakeServer = Callable[..., RedisServer]
 
+# The documented minimal ACL of a VE Monitor user (docs/user-guide.md, "No write permission").
+MINIMAL_RULES = "resetkeys ~vemonitor:probe:* ~van* -@all +ping +hset +sadd +del"
+
+# Audit events of file access; Home Assistant reports such calls made in its event loop.
+_FILE_EVENTS = frozenset({"open", "os.listdir", "os.scandir"})
+_file_recorders: dict[int, list[str]] = {}
+_audit_hook_installed = False
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event in _FILE_EVENTS and (paths := _file_recorders.get(threading.get_ident())) is not None:
+        paths.append(f"{event} {args[0]!r}")
+
+
+@contextmanager
+def files_touched_by_this_thread() -> Iterator[list[str]]:
+    """The files this thread opens or lists meanwhile (a process-wide audit hook, installed once)."""
+    global _audit_hook_installed  # noqa: PLW0603 - audit hooks cannot be removed: install one only
+    if not _audit_hook_installed:
+        sys.addaudithook(_audit)
+        _audit_hook_installed = True
+    paths: list[str] = []
+    _file_recorders[threading.get_ident()] = paths
+    try:
+        yield paths
+    finally:
+        del _file_recorders[threading.get_ident()]
+
 
 async def test_probe_ok_leaves_nothing(redis_server: RedisServer, reader: object) -> None:
-    import redis
-
     await probe(RedisServerSettings(redis_server.host, redis_server.port))
     client = redis.Redis(redis_server.host, redis_server.port)
     assert client.dbsize() == 0
@@ -62,7 +92,7 @@ async def test_probe_password_where_none_is_set(redis_server: RedisServer) -> No
 async def test_probe_with_password_and_acl_users(make_server: MakeServer) -> None:
     server = make_server(
         password=SECRET,
-        users=[AclUser("reader", "rpw", "~* +@read +@connection"), AclUser("writer", "wpw", "~van* +@all")],
+        users=[AclUser("reader", "rpw", "~* +@read +ping"), AclUser("writer", "wpw", "~van* +@all")],
     )
     await probe(RedisServerSettings(server.host, server.port, password=SECRET))
     await probe(
@@ -95,9 +125,55 @@ async def test_probe_tls(make_server: MakeServer) -> None:
         await probe(replace(base, tls=False))
 
 
-async def test_probe_tls_on_plain_port(redis_server: RedisServer) -> None:
+async def test_probe_tls_on_plain_port(make_server: MakeServer) -> None:
+    """Told apart by a plain PING before any TLS attempt (which a plain Redis leaves hanging until the
+    timeout): the server sees one connection only, and the probe does not wait for its timeout.
+    """
+    server = make_server(password=SECRET)
+    admin = redis.Redis(server.host, server.port, password=SECRET)
+    before = admin.info("stats")["total_connections_received"]
     with pytest.raises(TlsError, match="does not speak TLS"):
-        await probe(RedisServerSettings(redis_server.host, redis_server.port, tls=True, timeout=0.5))
+        await probe(RedisServerSettings(server.host, server.port, password=SECRET, tls=True, timeout=60))
+    assert admin.info("stats")["total_connections_received"] == before + 1
+    admin.close()
+
+
+async def test_no_file_access_in_the_event_loop(settings: RedisServerSettings) -> None:
+    """Creating clients and talking to Redis reads no file in the loop (redis-py would read its package
+    metadata in every Redis() without our driver info: a "blocking call" warning in Home Assistant).
+    """
+
+    async def use_redis() -> None:
+        connector = RedisConnector(settings)
+        assert await connector.client.ping()
+        await probe(settings)
+        await connector.close()
+
+    await use_redis()  # lazy imports of redis-py modules read their files once
+    with files_touched_by_this_thread() as touched:
+        await use_redis()
+    assert touched == []
+
+
+async def test_minimal_acl_user(make_server: MakeServer) -> None:
+    """The documented rule is enough: no +@connection (no CLIENT SETNAME), no MULTI, no INFO."""
+    server = make_server(
+        users=[AclUser("vemonitor", "vpw", MINIMAL_RULES), AclUser("nodel", "npw", "~* +ping +hset +sadd")]
+    )
+    settings = RedisServerSettings(server.host, server.port, username="vemonitor", password="vpw")
+    await probe(settings)
+    connector = RedisConnector(settings)
+    async with connector.client.pipeline(transaction=False) as pipe:
+        pipe.sadd("van", "bmv")
+        pipe.hset("van_bmv", mapping={"1": "{}"})
+        assert await pipe.execute() == [1, 1]
+    await connector.close()
+    # Without DEL the probe cannot clean up after itself: refused, and nothing is left behind.
+    with pytest.raises(NoWritePermission):
+        await probe(RedisServerSettings(server.host, server.port, username="nodel", password="npw"))
+    admin = redis.Redis(server.host, server.port, decode_responses=True)
+    assert admin.keys("vemonitor:*") == []
+    admin.close()
 
 
 def test_password_never_shown() -> None:

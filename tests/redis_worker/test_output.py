@@ -21,6 +21,7 @@ from custom_components.vemonitor.redis_worker import (
     RedisServerSettings,
     RedisWorkerError,
     Sample,
+    ServerError,
 )
 from custom_components.vemonitor.redis_worker.spool import MAGIC
 from tests.redis_server import AclUser, RedisServer, free_port
@@ -301,7 +302,7 @@ async def test_auth_failure_reported_distinctly(make_server: Callable[..., Redis
 
 
 async def test_no_write_permission_and_read_only(make_server: Callable[..., RedisServer]) -> None:
-    server = make_server(users=[AclUser("reader", "rpw", "~* +@read +@connection")])
+    server = make_server(users=[AclUser("reader", "rpw", "~* +@read +ping")])
     recorder = Recorder()
     reader = RedisConnector(RedisServerSettings(server.host, server.port, username="reader", password="rpw"))
     worker = OutputWorker(
@@ -319,6 +320,62 @@ async def test_no_write_permission_and_read_only(make_server: Callable[..., Redi
     assert not await worker.flush()
     assert isinstance(recorder.lost[0], ReadOnlyServer)
     assert recorder.auth == []  # a failover is not the user's credentials
+    await connector.close()
+
+
+async def test_pooled_connections_heal_after_a_server_restart(
+    make_server: Callable[..., RedisServer],
+) -> None:
+    """Every pooled connection the restart closed reconnects by itself: no write fails, nothing "lost"."""
+    server = make_server()
+    recorder = Recorder()
+    worker, connector = make_worker(server, recorder)
+    client = connector.client
+    await asyncio.gather(*(client.ping() for _ in range(4)))  # several connections in the pool
+    worker.add(sample(1))
+    assert await worker.flush()
+    await asyncio.to_thread(server.restart)
+    for ts in range(2, 8):
+        worker.add(sample(ts))
+        assert await worker.flush()
+        assert await client.ping()
+    assert recorder.lost == []
+    reader = plain_client(server)
+    assert reader.hgetall(HASH) == {str(ts): expected(ts) for ts in range(1, 8)}
+    reader.close()
+    await connector.close()
+
+
+async def test_refused_write_reported_on_the_output(
+    make_server: Callable[..., RedisServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """WRONGTYPE (a user's key of another type with our name) is the output's error, logged once; the
+    samples wait until the key is fixed; a later outage is reported as such.
+    """
+    server = make_server()
+    admin = plain_client(server)
+    admin.set(HASH, "a string, not a hash")
+    recorder = Recorder()
+    worker, connector = make_worker(server, recorder)
+    for ts in (1, 2):
+        worker.add(sample(ts))
+        assert not await worker.flush()
+    assert len(recorder.lost) == 1
+    assert isinstance(recorder.lost[0], ServerError)
+    assert "WRONGTYPE" in str(worker.state.last_error)
+    assert caplog.text.count("the server refused the write") == 1
+    assert recorder.auth == []
+    await asyncio.to_thread(server.stop)
+    assert not await worker.flush()
+    assert isinstance(recorder.lost[1], CannotConnect)
+    assert caplog.text.count("buffering samples until the server is back") == 1
+    await asyncio.to_thread(server.start)
+    admin.delete(HASH)
+    assert await worker.flush()
+    assert worker.state.last_error is None
+    assert recorder.back == 1
+    assert admin.hgetall(HASH) == {"1": expected(1), "2": expected(2)}
+    admin.close()
     await connector.close()
 
 

@@ -16,6 +16,7 @@ Plain asyncio + redis-py; no Home Assistant and no VE.Direct import: the HA laye
 from .connector import RedisConnector, RedisServerSettings, probe
 from .errors import (
     AUTH_ERRORS,
+    CONNECTION_ERRORS,
     CannotConnect,
     InvalidAuth,
     NoWritePermission,
@@ -37,6 +38,7 @@ from .structures import (
 
 __all__ = [
     "AUTH_ERRORS",
+    "CONNECTION_ERRORS",
     "DEFAULT_STRUCTURE",
     "CannotConnect",
     "ConnectorProvider",

@@ -1,17 +1,26 @@
 """appConnectors: the settings of one Redis server, its shared client, and the config-flow probe."""
 
+import asyncio
+from contextlib import suppress
 from dataclasses import dataclass, field
 import secrets
 from typing import Any
 
+from redis import __version__ as REDIS_PY_VERSION
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.driver_info import DriverInfo
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .errors import CannotConnect, TlsError, classify
 
 DEFAULT_PORT = 6379
 DEFAULT_TIMEOUT = 5.0
+
+# Given to every client: without it redis-py reads its own package metadata (files) in each Redis(),
+# which would be blocking I/O in Home Assistant's event loop. `redis.__version__` is a plain constant.
+_DRIVER_INFO = DriverInfo(lib_version=REDIS_PY_VERSION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +51,12 @@ class RedisServerSettings:
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for redis.asyncio.Redis.
 
-        redis-py's own retries are off (retries=0): the output worker owns retrying, with its backoff and
-        its lost/back reporting, and the probe must answer quickly.
+        One immediate retry on a connection error, on a new connection: a pooled connection the server
+        closed (restart, CLIENT KILL, idle timeout) heals itself instead of failing one command. Every
+        command we send is idempotent, so a repeated one writes nothing twice. Timeouts are not retried
+        (an unreachable host would cost two timeouts); the output worker owns retrying beyond that, with
+        its backoff and its lost/back reporting. No client name: CLIENT SETNAME needs +@connection in the
+        ACL, and its refusal would look like a refused write.
         """
         kwargs: dict[str, Any] = {
             "host": self.host,
@@ -53,8 +66,8 @@ class RedisServerSettings:
             "password": self.password,
             "socket_timeout": self.timeout,
             "socket_connect_timeout": self.timeout,
-            "retry": Retry(NoBackoff(), 0),
-            "client_name": "vemonitor",
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            "driver_info": _DRIVER_INFO,
         }
         if self.tls:
             kwargs |= {
@@ -93,44 +106,55 @@ class RedisConnector:
 async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor") -> None:
     """Connect, authenticate, PING, and prove the user may write; raise a RedisWorkerError subclass if not.
 
-    The write check is one MULTI/EXEC: HSET and SADD on two fresh random keys under `key_prefix` (give the
-    output's redis_node when the ACL restricts key patterns), then DEL of both. Redis checks ACLs and
-    READONLY when it queues each command, so a refused write aborts the whole transaction; an accepted one
-    deletes its own keys atomically: nothing is left behind, on any Redis from 6.0 (ACL) and older.
+    The write check: DEL of two fresh random keys under `key_prefix` (give the output's redis_node when the
+    ACL restricts key patterns), a no-op proving the cleanup will be allowed; then one pipelined round
+    trip of HSET and SADD on them and DEL of both, which Redis runs even when a command before it was
+    refused: nothing is left behind. It needs the commands the outputs use (HSET, SADD) plus PING and
+    DEL, nothing more (no MULTI, no CLIENT).
+    With TLS, a plain Redis on the port is detected first (see `_plain_redis_answers`).
     """
+    if settings.tls and await _plain_redis_answers(settings):
+        raise TlsError(f"Redis {settings.address} does not speak TLS (plain Redis answered)")
     connector = RedisConnector(settings)
     token = secrets.token_hex(8)
     hash_key, set_key = f"{key_prefix}:probe:{token}:h", f"{key_prefix}:probe:{token}:s"
     try:
         client = connector.client
         await client.ping()
-        async with client.pipeline(transaction=True) as pipe:
+        await client.delete(hash_key, set_key)
+        async with client.pipeline(transaction=False) as pipe:
             pipe.hset(hash_key, "probe", "1")
             pipe.sadd(set_key, "probe")
             pipe.delete(hash_key, set_key)
             await pipe.execute()
     except Exception as exc:
-        error = classify(exc, settings.address)
-        if isinstance(error, CannotConnect) and settings.tls and await _speaks_plain_redis(settings):
-            error = TlsError(f"Redis {settings.address} does not speak TLS (plain Redis answered)")
-        raise error from None
+        raise classify(exc, settings.address) from None
     finally:
         await connector.close()
 
 
-async def _speaks_plain_redis(settings: RedisServerSettings) -> bool:
-    """Whether a plain (non-TLS) Redis answers on the address: tells a TLS-on-plain-port mistake apart.
+async def _plain_redis_answers(settings: RedisServerSettings) -> bool:
+    """Whether a plain (non-TLS) Redis answers an inline PING on the address; CannotConnect if no TCP.
 
-    A plain Redis reads a TLS ClientHello as an unfinished inline command and just waits, so the TLS
-    attempt ends in a timeout that looks like an unreachable host.
+    Asked before a TLS attempt: a plain Redis reads a TLS ClientHello as an unfinished inline command and
+    waits, so the TLS attempt would only end with the timeout and look like an unreachable host. A TLS
+    server drops the plain PING at once (nothing secret is sent: no AUTH).
     """
-    plain = RedisConnector(
-        RedisServerSettings(settings.host, settings.port, db=settings.db, timeout=settings.timeout)
-    )
     try:
-        await plain.client.ping()
-    except Exception as exc:
-        return not isinstance(classify(exc, settings.address), CannotConnect | TlsError)
+        async with asyncio.timeout(settings.timeout):
+            reader, writer = await asyncio.open_connection(settings.host, settings.port)
+    except (OSError, TimeoutError) as exc:
+        raise CannotConnect(f"Cannot reach Redis {settings.address}: {exc or type(exc).__name__}") from None
+    try:
+        async with asyncio.timeout(settings.timeout):
+            writer.write(b"PING\r\n")
+            await writer.drain()
+            reply = await reader.read(64)
+    except OSError, TimeoutError:
+        return False
     finally:
-        await plain.close()
-    return True
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+    # "+PONG", or an error reply such as "-NOAUTH Authentication required.": plain RESP either way.
+    return reply[:1] in (b"+", b"-")

@@ -41,6 +41,11 @@ class ServerError(RedisWorkerError):
 AUTH_ERRORS: tuple[type[RedisWorkerError], ...] = (InvalidAuth, NoWritePermission)
 """Failures that need the user (new credentials or ACL rules): the HA layer starts a reauth flow."""
 
+CONNECTION_ERRORS: tuple[type[RedisWorkerError], ...] = (CannotConnect, TlsError, InvalidAuth)
+"""Failures that make the whole server unusable (a PING would fail too). The others (NOPERM, READONLY,
+WRONGTYPE, OOM...) concern what one output writes: the server itself still answers.
+"""
+
 
 def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     """The ssl error a redis-py ConnectionError wraps (as __cause__ or __context__), if any."""

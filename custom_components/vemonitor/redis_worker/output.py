@@ -27,7 +27,7 @@ from typing import Any
 
 from .backlog import Backlog
 from .connector import RedisConnector
-from .errors import AUTH_ERRORS, RedisWorkerError, classify
+from .errors import AUTH_ERRORS, CONNECTION_ERRORS, RedisWorkerError, classify
 from .sample import Sample
 from .spool import Spool, SpooledRows
 from .structures import DataStructure, create_structure
@@ -94,7 +94,9 @@ class OutputWorker:
     """Writes one output's samples to Redis; `add()` from the coordinator, `start()`/`stop()` from setup.
 
     Callbacks (all optional, called on the event loop, exceptions logged and swallowed):
-    on_lost(error) once when the server stops taking writes, on_back() once when it takes them again,
+    on_lost(error) when writes start failing and again if the class of the failure changes (the caller
+    tells CONNECTION_ERRORS, the server is gone, from a refusal of this output's writes such as WRONGTYPE
+    or OOM), on_back() once when writes succeed again,
     on_auth_failed(error) once per outage whose cause is InvalidAuth/NoWritePermission (start a reauth),
     on_dropped(total) when the backlog limit starts dropping the oldest samples (raise a repair issue).
     Listeners from add_listener() are called whenever the state changes (after each send, not per add).
@@ -169,7 +171,7 @@ class OutputWorker:
 
     @property
     def last_error(self) -> RedisWorkerError | None:
-        """The failure of the current outage, None while connected."""
+        """The last failure of the current outage (connection or refused write), None while writing."""
         return self._last_error
 
     @property
@@ -349,14 +351,22 @@ class OutputWorker:
         self._spooled = stop
 
     def _failed(self, error: RedisWorkerError) -> None:
-        self._last_error = error
-        if self._connected is not False:
-            self._connected = False
-            _LOGGER.warning(
-                "Redis output %s: cannot write (%s); buffering samples until the server is back",
-                self.name,
-                error,
-            )
+        previous, self._last_error = self._last_error, error
+        self._connected = False
+        if previous is None or type(previous) is not type(error):
+            # Logged once per outage, and again only if its cause changes (e.g. WRONGTYPE, then down).
+            if isinstance(error, CONNECTION_ERRORS):
+                _LOGGER.warning(
+                    "Redis output %s: cannot write (%s); buffering samples until the server is back",
+                    self.name,
+                    error,
+                )
+            else:
+                _LOGGER.warning(
+                    "Redis output %s: the server refused the write (%s); buffering samples and retrying",
+                    self.name,
+                    error,
+                )
             self._call(self._on_lost, error)
         if isinstance(error, AUTH_ERRORS) and not self._auth_reported:
             self._auth_reported = True
