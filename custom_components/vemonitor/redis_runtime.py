@@ -280,7 +280,7 @@ async def async_setup_redis_server(hass: HomeAssistant, entry: RedisServerConfig
             translation_key=f"redis_{error_key(err)}",
             translation_placeholders=placeholders,
         ) from err
-    connector = RedisConnector(settings)
+    connector = await RedisConnector.create(settings)  # the probe passed: its TLS context builds too
     version: str | None = None
     try:
         info = await connector.client.info("server")

@@ -1,10 +1,13 @@
 """probe() and RedisConnector against real servers: every failure class, TLS included."""
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+import ssl
 import sys
 import threading
+from typing import Any
 
 import pytest
 import redis
@@ -55,6 +58,26 @@ def files_touched_by_this_thread() -> Iterator[list[str]]:
         yield paths
     finally:
         del _file_recorders[threading.get_ident()]
+
+
+# The SSLContext methods Home Assistant reports as blocking calls in its event loop (block_async_io.py).
+_SSL_LOADERS = ("load_default_certs", "load_verify_locations", "load_cert_chain", "set_default_verify_paths")
+
+
+def watch_ssl_loading(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Record (method, thread id) of every call of the SSL context loaders, from now to the test's end."""
+    calls: list[tuple[str, int]] = []
+
+    def watched(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def record(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> Any:
+            calls.append((name, threading.get_ident()))
+            return original(context, *args, **kwargs)
+
+        return record
+
+    for name in _SSL_LOADERS:
+        monkeypatch.setattr(ssl.SSLContext, name, watched(name, getattr(ssl.SSLContext, name)))
+    return calls
 
 
 async def test_probe_ok_leaves_nothing(redis_server: RedisServer, reader: object) -> None:
@@ -153,6 +176,56 @@ async def test_no_file_access_in_the_event_loop(settings: RedisServerSettings) -
     with files_touched_by_this_thread() as touched:
         await use_redis()
     assert touched == []
+
+
+async def test_tls_context_built_off_the_event_loop(
+    make_server: MakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With TLS, no SSL context loading (system CAs, the given CA) nor file access happens in the loop,
+    and each connector loads its CA once, however many connections and pools it opens.
+    """
+    server = make_server(tls=True, password=SECRET)
+    assert server.tls is not None
+    verified = RedisServerSettings(
+        server.host, server.port, password=SECRET, tls=True, ca_cert=server.tls.ca_pem, timeout=2
+    )
+    unverified = replace(verified, tls_verify=False, ca_cert=None)
+
+    async def use_redis(settings: RedisServerSettings) -> None:
+        await probe(settings)
+        connector = await RedisConnector.create(settings)
+        client = connector.client
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.sadd("van", "bmv")
+            pipe.hset("van_bmv", mapping={"1": "{}"})
+            assert await pipe.execute() == [1, 1]
+        assert await asyncio.gather(client.ping(), client.ping(), client.delete("van", "van_bmv"))
+        await connector.close()
+        assert await connector.client.ping()  # a new pool, the same context
+        await connector.close()
+
+    await use_redis(verified)  # lazy imports of redis-py and ssl modules read their files once
+    loop_thread = threading.get_ident()
+    ssl_calls = watch_ssl_loading(monkeypatch)
+    with files_touched_by_this_thread() as touched:
+        await use_redis(verified)
+        await use_redis(unverified)
+    assert touched == []
+    assert [name for name, thread in ssl_calls if thread == loop_thread] == []
+    # Built in worker threads: the CA once for the probe and once for the connector, nothing more.
+    assert [name for name, _ in ssl_calls].count("load_verify_locations") == 2
+    assert [name for name, _ in ssl_calls].count("load_default_certs") == 4
+
+
+def test_tls_connector_needs_its_context() -> None:
+    with pytest.raises(ValueError, match="create"):
+        RedisConnector(RedisServerSettings("127.0.0.1", 1, tls=True))
+
+
+async def test_probe_bad_ca_text(make_server: MakeServer) -> None:
+    server = make_server(tls=True)
+    with pytest.raises(TlsError):
+        await probe(RedisServerSettings(server.host, server.port, tls=True, ca_cert="not a PEM", timeout=2))
 
 
 async def test_minimal_acl_user(make_server: MakeServer) -> None:

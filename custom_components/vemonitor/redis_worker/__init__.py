@@ -4,7 +4,7 @@ Plain asyncio + redis-py; no Home Assistant and no VE.Direct import: the HA laye
 
     settings = RedisServerSettings("192.168.0.52", 16379, password="...")
     await probe(settings)                      # config flow: raises CannotConnect, InvalidAuth, ...
-    connector = RedisConnector(settings)       # one per server, shared by its outputs
+    connector = await RedisConnector.create(settings)  # one per server (TLS context built off the loop)
     worker = OutputWorker(lambda: connector, OutputSettings(redis_node="bat_bmv700",
                           columns={"bmv700": ["V", "I", "P", "SOC"]}), spool_path=spool_dir,
                           on_lost=..., on_back=..., on_auth_failed=..., on_dropped=...)

@@ -4,10 +4,11 @@ import asyncio
 from contextlib import suppress
 from dataclasses import dataclass, field
 import secrets
-from typing import Any
+import ssl
+from typing import Any, Self
 
 from redis import __version__ as REDIS_PY_VERSION
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
@@ -48,8 +49,8 @@ class RedisServerSettings:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for redis.asyncio.Redis.
+    def pool_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for a redis.asyncio ConnectionPool (the TLS context aside: `tls_context`).
 
         One immediate retry on a connection error, on a new connection: a pooled connection the server
         closed (restart, CLIENT KILL, idle timeout) heals itself instead of failing one command. Every
@@ -58,7 +59,7 @@ class RedisServerSettings:
         its backoff and its lost/back reporting. No client name: CLIENT SETNAME needs +@connection in the
         ACL, and its refusal would look like a refused write.
         """
-        kwargs: dict[str, Any] = {
+        return {
             "host": self.host,
             "port": self.port,
             "db": self.db,
@@ -69,22 +70,55 @@ class RedisServerSettings:
             "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
             "driver_info": _DRIVER_INFO,
         }
-        if self.tls:
-            kwargs |= {
-                "ssl": True,
-                "ssl_cert_reqs": "required" if self.tls_verify else "none",
-                "ssl_check_hostname": self.tls_verify,
-                "ssl_ca_data": self.ca_cert if self.tls_verify else None,
-            }
-        return kwargs
+
+
+def tls_context(settings: RedisServerSettings) -> ssl.SSLContext:
+    """The TLS context of `settings`, the one redis-py would build from the same options.
+
+    tls_verify: certificate and host name checked against the system CAs plus `ca_cert`; otherwise
+    nothing is checked. Blocking (it reads the CA store and parses certificates): call it in a worker
+    thread, never in the event loop, where Home Assistant reports it as a blocking call.
+    """
+    context = ssl.create_default_context()
+    context.check_hostname = settings.tls_verify
+    context.verify_mode = ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE
+    if settings.tls_verify and settings.ca_cert:
+        context.load_verify_locations(cadata=settings.ca_cert)
+    return context
+
+
+class _PrebuiltTlsConnection(SSLConnection):
+    """redis-py's TLS connection with a context built beforehand, off the event loop.
+
+    redis-py would build one per connection, lazily inside its connect, in the event loop. Ours is built
+    once per connector and shared by its connections (an SSLContext is meant to be shared).
+    """
+
+    def __init__(self, *, tls_context: ssl.SSLContext, **kwargs: Any) -> None:
+        super().__init__(
+            ssl_cert_reqs=tls_context.verify_mode, ssl_check_hostname=tls_context.check_hostname, **kwargs
+        )
+        self.ssl_context.context = tls_context  # what RedisSSLContext.get() returns instead of building one
 
 
 class RedisConnector:
-    """One connection pool per Redis server, shared by every output writing to it."""
+    """One connection pool per Redis server, shared by every output writing to it.
 
-    def __init__(self, settings: RedisServerSettings) -> None:
+    A TLS server needs its TLS context: get the connector from `await RedisConnector.create(settings)`,
+    which builds it in a worker thread.
+    """
+
+    def __init__(self, settings: RedisServerSettings, tls_context: ssl.SSLContext | None = None) -> None:
+        if settings.tls and tls_context is None:
+            raise ValueError("a TLS connector needs its TLS context: use await RedisConnector.create()")
         self.settings = settings
+        self._tls_context = tls_context if settings.tls else None
         self._client: Redis | None = None
+
+    @classmethod
+    async def create(cls, settings: RedisServerSettings) -> Self:
+        """The connector of `settings`, its TLS context (if any) built off the event loop."""
+        return cls(settings, await asyncio.to_thread(tls_context, settings) if settings.tls else None)
 
     def __repr__(self) -> str:
         return f"RedisConnector({self.settings!r})"
@@ -93,14 +127,21 @@ class RedisConnector:
     def client(self) -> Redis:
         """The shared client (created on first use; connections are opened lazily by the pool)."""
         if self._client is None:
-            self._client = Redis(**self.settings.client_kwargs())
+            kwargs = self.settings.pool_kwargs()
+            if self._tls_context is None:
+                pool = ConnectionPool(**kwargs)
+            else:
+                pool = ConnectionPool(
+                    connection_class=_PrebuiltTlsConnection, tls_context=self._tls_context, **kwargs
+                )
+            self._client = Redis(connection_pool=pool)
         return self._client
 
     async def close(self) -> None:
-        """Close the pool; a later use of `client` opens a new one."""
+        """Close the pool; a later use of `client` opens a new one (with the same TLS context)."""
         client, self._client = self._client, None
         if client is not None:
-            await client.aclose()
+            await client.aclose(close_connection_pool=True)
 
 
 async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor") -> None:
@@ -115,7 +156,10 @@ async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor")
     """
     if settings.tls and await _plain_redis_answers(settings):
         raise TlsError(f"Redis {settings.address} does not speak TLS (plain Redis answered)")
-    connector = RedisConnector(settings)
+    try:
+        connector = await RedisConnector.create(settings)
+    except Exception as exc:  # a CA text OpenSSL rejects
+        raise classify(exc, settings.address) from None
     token = secrets.token_hex(8)
     hash_key, set_key = f"{key_prefix}:probe:{token}:h", f"{key_prefix}:probe:{token}:s"
     try:
