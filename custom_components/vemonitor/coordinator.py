@@ -128,7 +128,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         if self.frame is None or self.last_block_at is None or now - self.last_block_at > self.stall_after:
             self._link_lost(now)
         assert self.frame is not None
-        sample = VeDirectSample(timestamp=now, frame=self.frame.copy())
+        # The client hands a fresh snapshot per block and nothing mutates it: no second copy per sample.
+        sample = VeDirectSample(timestamp=now, frame=self.frame)
         for listener in list(self._sample_listeners):
             try:
                 listener(sample)
