@@ -7,6 +7,10 @@ import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import (
+    CONF_NAME,
+    CONF_PORT,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed_exact
@@ -14,19 +18,17 @@ from syrupy.types import PropertyPath, SerializableData
 
 from custom_components.vemonitor.const import (
     CONF_ENTRY_TYPE,
-    CONF_NAME,
-    CONF_PORT,
     CONF_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_VEDIRECT,
 )
-from custom_components.vemonitor.vedirect.simulator import (
+from tests.vedirect_sim import CAPTURES, FAST_RATE
+from vedirect_tools.simulator import (
     Emission,
     Simulator,
     split_capture,
     synthetic_device,
 )
-from tests.vedirect_sim import CAPTURES, FAST_RATE
 
 MPPT_CAPTURE = CAPTURES / "bluesolar-mppt-75-15_fw150.log"
 BMV_CAPTURE = CAPTURES / "bmv-712_fw0403_a.log"

@@ -8,6 +8,13 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_USERNAME,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest_socket
@@ -16,13 +23,8 @@ from redis import Redis
 from custom_components.vemonitor.const import (
     CONF_DB,
     CONF_ENTRY_TYPE,
-    CONF_HOST,
-    CONF_NAME,
-    CONF_PASSWORD,
-    CONF_REDIS_PORT,
     CONF_TLS,
     CONF_TLS_VERIFY,
-    CONF_USERNAME,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
 )
@@ -79,7 +81,7 @@ def server_data(server: RedisServer, name: str = "local", **extra: Any) -> dict[
         CONF_ENTRY_TYPE: ENTRY_TYPE_REDIS_SERVER,
         CONF_NAME: name,
         CONF_HOST: server.host,
-        CONF_REDIS_PORT: server.port,
+        CONF_PORT: server.port,
         CONF_USERNAME: None,
         CONF_PASSWORD: server.password,
         CONF_DB: 0,

@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 
 from homeassistant.config_entries import SOURCE_USB, ConfigEntryState, ConfigFlowResult
+from homeassistant.const import (
+    CONF_NAME,
+    CONF_PORT,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -15,15 +19,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vemonitor.const import (
     CONF_ENTRY_TYPE,
-    CONF_NAME,
-    CONF_PORT,
     CONF_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
     ENTRY_TYPE_VEDIRECT,
     SUBENTRY_REDIS_OUTPUT,
 )
-from custom_components.vemonitor.vedirect.simulator import Simulator
 from tests.ha_vedirect import (
     BMV_CAPTURE,
     MPPT_SERIAL,
@@ -34,6 +35,7 @@ from tests.ha_vedirect import (
     setup_entry,
     vedirect_entry,
 )
+from vedirect_tools.simulator import Simulator
 
 CABLE_LINK = "usb-VictronEnergy_BV_VE_Direct_cable_HQ2207ABCDE-if00-port0"
 
@@ -304,7 +306,7 @@ async def test_reconfigure_a_bmv_keeps_its_device_and_entities(hass: HomeAssista
         assert entry.unique_id == f"0xA381@{new.url}"  # a serial-less device is known by product + port
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
-        assert entry.runtime_data.coordinator.port == new.url
+        assert entry.runtime_data.client.url == new.url
 
         devices_after, entities_after = registry_snapshot(hass, entry)
         assert devices_after == devices

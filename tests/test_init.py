@@ -12,8 +12,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.vemonitor.const import DOMAIN
-from custom_components.vemonitor.coordinator import VeDirectSample
-from custom_components.vemonitor.vedirect.simulator import Simulator
+from custom_components.vemonitor.models import VeDirectSample
 from tests.ha_vedirect import (
     RepeatSource,
     drive_until,
@@ -22,6 +21,7 @@ from tests.ha_vedirect import (
     setup_entry,
     vedirect_entry,
 )
+from vedirect_tools.simulator import Simulator
 
 
 def openers(path: str) -> int:

@@ -18,8 +18,8 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
-from custom_components.vemonitor.vedirect.simulator import Simulator
 from tests.ha_vedirect import RepeatSource, drive_until, mppt_emission, vedirect_entry
+from vedirect_tools.simulator import Simulator
 
 VOLTAGE = "sensor.mppt1_battery_voltage"
 LINK = "binary_sensor.mppt1_ve_direct_link"

@@ -3,6 +3,13 @@
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_USERNAME,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -11,13 +18,8 @@ from custom_components.vemonitor.const import (
     CONF_CA_CERT,
     CONF_DB,
     CONF_ENTRY_TYPE,
-    CONF_HOST,
-    CONF_NAME,
-    CONF_PASSWORD,
-    CONF_REDIS_PORT,
     CONF_TLS,
     CONF_TLS_VERIFY,
-    CONF_USERNAME,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
 )
@@ -44,7 +46,7 @@ def _form(server: RedisServer, name: str = "local", **extra: Any) -> dict[str, A
     return {
         CONF_NAME: name,
         CONF_HOST: server.host,
-        CONF_REDIS_PORT: server.port,
+        CONF_PORT: server.port,
         CONF_DB: 0,
         CONF_TLS: False,
         CONF_TLS_VERIFY: True,
@@ -63,7 +65,7 @@ async def test_create_plain_server(hass: HomeAssistant, redis_plain: RedisServer
         CONF_ENTRY_TYPE: ENTRY_TYPE_REDIS_SERVER,
         CONF_NAME: "local",
         CONF_HOST: "127.0.0.1",
-        CONF_REDIS_PORT: redis_plain.port,
+        CONF_PORT: redis_plain.port,
         CONF_DB: 3,
         CONF_TLS: False,
         CONF_TLS_VERIFY: True,
@@ -84,13 +86,19 @@ async def test_invalid_and_duplicate_names(hass: HomeAssistant, redis_plain: Red
     result = await hass.config_entries.flow.async_configure(flow_id, _form(redis_plain, "local"))
     assert result["errors"] == {CONF_NAME: "redis_name_in_use"}
     result = await hass.config_entries.flow.async_configure(flow_id, _form(redis_plain, "remote-2"))
+    assert result["type"] is FlowResultType.ABORT  # the same server and database as "local"
+    assert result["reason"] == "already_configured"
+    flow_id = await _start(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, _form(redis_plain, "remote-2", **{CONF_DB: 1})
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "remote-2"
 
 
 async def test_cannot_connect(hass: HomeAssistant) -> None:
     flow_id = await _start(hass)
-    nobody = {CONF_NAME: "local", CONF_HOST: "127.0.0.1", CONF_REDIS_PORT: free_port(), CONF_DB: 0}
+    nobody = {CONF_NAME: "local", CONF_HOST: "127.0.0.1", CONF_PORT: free_port(), CONF_DB: 0}
     result = await hass.config_entries.flow.async_configure(flow_id, nobody | {CONF_TLS: False})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "cannot_connect"}
@@ -172,7 +180,7 @@ async def test_tls_self_signed(hass: HomeAssistant, redis_tls: RedisServer, redi
     # Verification off: accepted without the CA.
     flow_id = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
-        flow_id, _form(redis_tls, "tls-noverify", **{CONF_TLS: True, CONF_TLS_VERIFY: False})
+        flow_id, _form(redis_tls, "tls-noverify", **{CONF_TLS: True, CONF_TLS_VERIFY: False, CONF_DB: 1})
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_TLS_VERIFY] is False
@@ -240,18 +248,16 @@ async def test_reconfigure(hass: HomeAssistant, redis_auth: RedisServer) -> None
     # Nothing listens there: the entry keeps its settings.
     moved = {
         CONF_HOST: "127.0.0.1",
-        CONF_REDIS_PORT: free_port(),
+        CONF_PORT: free_port(),
         CONF_USERNAME: WRITER.name,
         CONF_TLS: False,
         CONF_TLS_VERIFY: True,
     }
     result = await hass.config_entries.flow.async_configure(flow_id, moved)
     assert result["errors"] == {"base": "cannot_connect"}
-    assert entry.data[CONF_REDIS_PORT] == redis_auth.port
+    assert entry.data[CONF_PORT] == redis_auth.port
     # An empty password keeps the stored one.
-    result = await hass.config_entries.flow.async_configure(
-        flow_id, moved | {CONF_REDIS_PORT: redis_auth.port}
-    )
+    result = await hass.config_entries.flow.async_configure(flow_id, moved | {CONF_PORT: redis_auth.port})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "redis_reconfigure_successful"
     assert entry.data[CONF_PASSWORD] == WRITER.password
@@ -263,7 +269,7 @@ async def test_reconfigure(hass: HomeAssistant, redis_auth: RedisServer) -> None
         result["flow_id"],
         {
             CONF_HOST: " 127.0.0.1 ",
-            CONF_REDIS_PORT: redis_auth.port,
+            CONF_PORT: redis_auth.port,
             CONF_PASSWORD: PASSWORD,
             CONF_TLS: False,
         },
@@ -276,3 +282,18 @@ async def test_reconfigure(hass: HomeAssistant, redis_auth: RedisServer) -> None
     assert entry.data[CONF_NAME] == "local"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_reconfigure_onto_another_entry_aborts(hass: HomeAssistant, redis_plain: RedisServer) -> None:
+    """A server entry cannot be moved onto the server and database another entry already writes to."""
+    server_entry(redis_plain, "first").add_to_hass(hass)
+    second = server_entry(redis_plain, "second", **{CONF_PORT: free_port()})
+    second.add_to_hass(hass)
+    result = await second.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_HOST: redis_plain.host, CONF_PORT: redis_plain.port, CONF_TLS: False, CONF_TLS_VERIFY: True},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert second.data[CONF_PORT] != redis_plain.port

@@ -3,6 +3,11 @@
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER, ConfigSubentryData
+from homeassistant.const import (
+    CONF_NAME,
+    CONF_PORT,
+    CONF_SOURCE,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -14,12 +19,9 @@ from custom_components.vemonitor.const import (
     CONF_COLUMNS,
     CONF_DB,
     CONF_ENTRY_TYPE,
-    CONF_NAME,
-    CONF_PORT,
     CONF_REDIS_DATA_STRUCTURE,
     CONF_REDIS_NODE,
     CONF_REF_COLS,
-    CONF_SOURCE,
     CONF_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_VEDIRECT,

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_OFF, STATE_ON
+from homeassistant.const import (
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_USERNAME,
+    EVENT_HOMEASSISTANT_STOP,
+    STATE_OFF,
+    STATE_ON,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
@@ -27,19 +34,14 @@ from custom_components.vemonitor.const import (
     CONF_BACKLOG_LIMIT,
     CONF_CACHE_INTERVAL,
     CONF_COLUMNS,
-    CONF_PASSWORD,
     CONF_REF_COLS,
-    CONF_USERNAME,
     DOMAIN,
     SUBENTRY_REDIS_OUTPUT,
 )
-from custom_components.vemonitor.coordinator import VeDirectSample
-from custom_components.vemonitor.redis_runtime import (
-    SPOOL_DIRECTORY,
-    async_get_redis_diagnostics,
-)
+from custom_components.vemonitor.diagnostics import async_get_config_entry_diagnostics
+from custom_components.vemonitor.models import VeDirectSample
+from custom_components.vemonitor.redis_outputs import SPOOL_DIRECTORY
 from custom_components.vemonitor.vedirect import scalar_value
-from custom_components.vemonitor.vedirect.simulator import encode_block
 from tests.ha_vedirect import (
     BMV_CAPTURE,
     MPPT_CAPTURE,
@@ -52,6 +54,7 @@ from tests.redis_fixtures import NO_INFO, WRITER, server_entry, sync_client
 from tests.redis_server import RedisServer
 from tests.test_redis_output_flow import output_data, settings_form
 from tests.vedirect_sim import running_simulator
+from vedirect_tools.simulator import encode_block
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -88,6 +91,12 @@ def block_with_outputs(port: str, *outputs: ConfigSubentryData, name: str = "BMV
         options=dict(template.options),
         subentries_data=outputs,
     )
+
+
+async def redis_diagnostics(hass: HomeAssistant, block: MockConfigEntry) -> dict[str, Any]:
+    """The Redis part of a device's diagnostics download."""
+    diagnostics = await async_get_config_entry_diagnostics(hass, block)
+    return {"redis_outputs": diagnostics["vedirect"]["redis_outputs"]}
 
 
 def record_samples(entry: MockConfigEntry) -> list[VeDirectSample]:
@@ -166,7 +175,10 @@ async def test_golden_bmv712_through_home_assistant(
         # The output's entities, on its own device in the block's entry.
         assert int(state_of(hass, f"{subentry_id}_pending_samples")) >= 0
         assert state_of(hass, f"{subentry_id}_dropped_samples") == "0"
-        assert dt_util.parse_datetime(state_of(hass, f"{subentry_id}_last_successful_write")) is not None
+        # The last write changes at every send: disabled by default (no Activity line every 5 s).
+        last_write = er.async_get(hass).async_get(entity_id(hass, f"{subentry_id}_last_successful_write"))
+        assert last_write is not None
+        assert last_write.disabled_by is er.RegistryEntryDisabler.INTEGRATION
         registry = dr.async_get(hass)
         (device,) = (
             device
@@ -178,7 +190,7 @@ async def test_golden_bmv712_through_home_assistant(
         via = registry.async_get(device.via_device_id or "")
         assert via is not None
         assert via.name == "BMV1"
-        diagnostics = await async_get_redis_diagnostics(hass, block)
+        diagnostics = await redis_diagnostics(hass, block)
         assert diagnostics["redis_outputs"][subentry_id]["ref_cols"] == [["bat_voltage", "V"]]
         assert diagnostics["redis_outputs"][subentry_id]["connected"] is True
         await unload(hass, block)  # final flush
@@ -297,7 +309,7 @@ async def test_redis_stopped_mid_run(
         fire_health_check(hass)
         await wait_until(lambda: server.runtime_data.last_error is not None)
         await asyncio.sleep(0.2)
-        assert caplog.text.count("Redis server local is unavailable") == 1
+        assert caplog.text.count("Redis server 'local' is unavailable") == 1
 
         await hass.async_add_executor_job(redis_owned.start)
         fire_health_check(hass)  # the server answers again: its outputs send their backlog at once
@@ -307,7 +319,7 @@ async def test_redis_stopped_mid_run(
         await unload(hass, block)
     stored = reader.hgetall("bat_bmv712")
     assert_stored(stored, SEED_COLUMNS, samples)  # one field per sample: none lost, none duplicated
-    assert caplog.text.count("Redis server local is available again") == 1
+    assert caplog.text.count("Redis server 'local' is available again") == 1
     reader.close()
 
 
@@ -337,7 +349,7 @@ async def test_server_restart_is_no_outage(
             lambda: len(samples) >= taken + 2 and timestamps(samples) <= set(reader.hkeys("bat_bmv712"))
         )
         assert state_of(hass, connectivity, "binary_sensor") == STATE_ON
-        diagnostics = await async_get_redis_diagnostics(hass, block)
+        diagnostics = await redis_diagnostics(hass, block)
         (output,) = diagnostics["redis_outputs"].values()
         assert output["last_error"] is None
         await unload(hass, block)
@@ -365,7 +377,7 @@ async def test_refused_write_is_the_outputs_error(
         (output,) = block.runtime_data.redis_outputs.outputs.values()
         await wait_until(lambda: output.worker.state.last_error is not None)
         assert not await output.worker.flush()  # a second failure: not logged again
-        diagnostics = await async_get_redis_diagnostics(hass, block)
+        diagnostics = await redis_diagnostics(hass, block)
         (output_diagnostics,) = diagnostics["redis_outputs"].values()
         assert output_diagnostics["last_error"] == "ServerError"
         assert "WRONGTYPE" in output_diagnostics["last_error_message"]
@@ -454,7 +466,7 @@ async def test_backlog_limit_drops_oldest(hass: HomeAssistant, redis_owned: Redi
         assert issue.translation_key == "redis_backlog_full"
         assert issue.translation_placeholders == {
             "output": "bat",
-            "block": "BMV1",
+            "device": "BMV1",
             "server": "local",
             "limit": "2",
         }
@@ -495,7 +507,7 @@ async def test_outputs_follow_subentries_live(
             flow_id, settings_form(server.entry_id, "live", **{CONF_CACHE_INTERVAL: 1})
         )
         # The labels the device sends come first, in its order.
-        sent = list(coordinator.frame.fields)
+        sent = list(block.runtime_data.client.frame.fields)
         assert result["data_schema"].schema[CONF_COLUMNS].config["options"][: len(sent)] == sent
         columns_key = next(key for key in result["data_schema"].schema if key.schema == CONF_COLUMNS)
         assert columns_key.description["suggested_value"] == ["V", "I", "P", "SOC"]
@@ -526,7 +538,7 @@ async def test_outputs_follow_subentries_live(
         await hass.async_block_till_done()
         await wait_until(lambda: redis_reader.hlen("live_main") >= 1)
         assert redis_reader.smembers("live") == {"bmv712", "main"}
-        diagnostics = await async_get_redis_diagnostics(hass, block)
+        diagnostics = await redis_diagnostics(hass, block)
         assert diagnostics["redis_outputs"][subentry.subentry_id]["columns"] == {"main": ["V", "I"]}
 
         # Removed: final flush, spool directory and entities gone.
@@ -560,7 +572,7 @@ async def test_reauth_when_password_changes(hass: HomeAssistant, tmp_path: Path)
         flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
         assert [flow["context"]["source"] for flow in flows] == ["reauth"]
         assert state_of(hass, f"{server.entry_id}_connectivity", "binary_sensor") == STATE_OFF
-        diagnostics = await async_get_redis_diagnostics(hass, server)
+        diagnostics = await async_get_config_entry_diagnostics(hass, server)
         assert diagnostics["redis_server"]["last_error"] == "InvalidAuth"
         assert diagnostics["redis_server"]["password_set"] is True
         assert "first-password" not in json.dumps(diagnostics)
@@ -624,14 +636,16 @@ async def test_diagnostics_of_entries_not_loaded(hass: HomeAssistant, redis_plai
         output_subentry(server.entry_id, "bat", {"bmv712": SEED_COLUMNS}, **{CONF_REF_COLS: [["v", "V"]]}),
     )
     block.add_to_hass(hass)
-    server_part = await async_get_redis_diagnostics(hass, server)
-    assert server_part == {
+    server_part = await async_get_config_entry_diagnostics(hass, server)
+    assert server_part["entry"]["data"][CONF_HOST] == "**REDACTED**"
+    assert server_part["entry"]["data"][CONF_USERNAME] == "**REDACTED**"
+    assert server_part["entry"]["data"][CONF_PASSWORD] == "**REDACTED**"
+    assert {"redis_server": server_part["redis_server"]} == {
         "redis_server": {
             "name": "local",
-            "host": "127.0.0.1",
             "port": redis_plain.port,
             "db": 0,
-            "username": "someone",
+            "username_set": True,
             "password_set": True,
             "tls": False,
             "tls_verify": True,
@@ -639,7 +653,7 @@ async def test_diagnostics_of_entries_not_loaded(hass: HomeAssistant, redis_plai
         }
     }
     (subentry_id,) = block.subentries
-    block_part = await async_get_redis_diagnostics(hass, block)
+    block_part = await redis_diagnostics(hass, block)
     assert block_part["redis_outputs"][subentry_id]["ref_cols"] == [["v", "V"]]
     assert block_part["redis_outputs"][subentry_id]["columns"] == {"bmv712": SEED_COLUMNS}
     assert "do-not-show" not in json.dumps(block_part | server_part)
@@ -655,7 +669,9 @@ async def test_diagnostics_download(
     await unload(hass, server)
     assert WRITER.password not in json.dumps(diagnostics)
     assert diagnostics["redis_server"]["connected"] is True
-    assert diagnostics["redis_server"]["username"] == WRITER.name
+    assert diagnostics["redis_server"]["username_set"] is True
+    assert WRITER.name not in json.dumps(diagnostics)
+    assert "127.0.0.1" not in json.dumps(diagnostics)
     assert diagnostics["redis_server"]["server_version"].split(".")[0].isdigit()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from custom_components.vemonitor.const import DOMAIN
 from custom_components.vemonitor.redis_entities import OUTPUT_SENSORS
-from custom_components.vemonitor.redis_runtime import ISSUE_BACKLOG_FULL, ISSUE_SOURCE_MISSING
+from custom_components.vemonitor.redis_outputs import ISSUE_BACKLOG_FULL, ISSUE_SOURCE_MISSING
 
 TRANSLATIONS = Path(__file__).parents[1] / "custom_components" / DOMAIN / "translations"
 LANGUAGES = ("en", "fr", "de")

@@ -16,8 +16,8 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.vemonitor.const import DOMAIN
 from custom_components.vemonitor.repairs import async_create_port_missing_issue
-from custom_components.vemonitor.vedirect.simulator import Emission, Simulator
 from tests.ha_vedirect import RepeatSource, drive_until, inverter_emission, mppt_emission, vedirect_entry
+from vedirect_tools.simulator import Emission, Simulator
 
 FIX_URL = "/api/repairs/issues/fix"
 

@@ -2,7 +2,6 @@
 
 import asyncio
 from collections.abc import Callable
-from unittest.mock import patch
 
 from homeassistant.components.sensor import (
     ATTR_OPTIONS,
@@ -21,11 +20,11 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
-from pytest_homeassistant_custom_component.common import snapshot_platform
+from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.vemonitor.const import DOMAIN
-from custom_components.vemonitor.vedirect.simulator import Emission, encode_block
+from tests.conftest import DEVICES
 from tests.ha_vedirect import (
     INVERTER_SERIAL,
     MPPT_SERIAL,
@@ -39,13 +38,7 @@ from tests.ha_vedirect import (
     vedirect_entry,
 )
 from tests.vedirect_sim import WAIT
-
-DEVICES: dict[str, tuple[Callable[[], Emission], str, bool]] = {
-    # name: (emission, unique_id, over socket://)
-    "mppt": (mppt_emission, MPPT_SERIAL, False),
-    "bmv": (bmv_emission, "0xA381@socket", True),
-    "inverter": (inverter_emission, INVERTER_SERIAL, False),
-}
+from vedirect_tools.simulator import encode_block
 
 
 async def wait_for(condition: Callable[[], bool]) -> None:
@@ -75,26 +68,24 @@ def assert_measurement(
     assert attributes[ATTR_STATE_CLASS] == state_class
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default", "socket_enabled")
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """Only the sensor platform (snapshot_platform wants one platform)."""
+    return [Platform.SENSOR]
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("platform", [Platform.SENSOR, Platform.BINARY_SENSOR])
 async def test_entities_snapshot(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
-    device: str,
-    platform: Platform,
+    init_integration: MockConfigEntry,
 ) -> None:
-    emission, unique_id, tcp = DEVICES[device]
-    async with repeating_simulator(emission(), tcp=tcp) as sim:
-        assert sim.url is not None
-        entry = vedirect_entry(sim.url, name=device, unique_id=unique_id, entry_id=f"{device}_entry")
-        with patch("custom_components.vemonitor.VEDIRECT_PLATFORMS", [platform]):
-            await setup_entry(hass, entry)
-        await snapshot_platform(
-            hass, entity_registry, snapshot.with_defaults(matcher=mask_link_counters), entry.entry_id
-        )
-        assert await hass.config_entries.async_unload(entry.entry_id)
+    """Every sensor of each device family: registry entry and state."""
+    await snapshot_platform(
+        hass, entity_registry, snapshot.with_defaults(matcher=mask_link_counters), init_integration.entry_id
+    )
 
 
 async def test_mppt_values_units_and_device(hass: HomeAssistant, device_registry: dr.DeviceRegistry) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from custom_components.vemonitor.vedirect.client import LinkState, VeDirectClient
 from custom_components.vemonitor.vedirect.device import DeviceFrame
-from custom_components.vemonitor.vedirect.simulator import (
+from vedirect_tools.simulator import (
     CaptureSource,
     DeviceKind,
     EmissionSource,

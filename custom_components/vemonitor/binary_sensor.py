@@ -1,4 +1,5 @@
-"""Binary sensors of a VE.Direct device: alarm, relay, load output, and whether the link is up."""
+"""Binary sensors: the ON/OFF fields of a VE.Direct device (alarm, relay, load output), whether its link is
+up, and whether a Redis server answers."""
 
 from collections.abc import Mapping
 from typing import override
@@ -12,15 +13,16 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 )
 from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
-from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_setup_platform
-from .vedirect.client import LinkState
+from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_add_field_entities
+from .models import VeDirectConfigEntry, VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_entities import RedisServerConnectivity
+from .vedirect import LinkState
 
 PARALLEL_UPDATES = 0
 
+# One per ON/OFF label of the field registry (FieldKind.BOOL): the registry decides what is a binary sensor.
 BINARY_SENSOR_DESCRIPTIONS: Mapping[str, BinarySensorEntityDescription] = {
     description.key: description
     for description in (
@@ -33,7 +35,6 @@ BINARY_SENSOR_DESCRIPTIONS: Mapping[str, BinarySensorEntityDescription] = {
         ),
     )
 }
-BINARY_SENSOR_LABELS = frozenset(BINARY_SENSOR_DESCRIPTIONS)
 
 LINK_DESCRIPTION = BinarySensorEntityDescription(
     key="link",
@@ -61,25 +62,26 @@ class VeDirectLinkBinarySensor(VeDirectLinkEntity, BinarySensorEntity):
     @override
     def is_on(self) -> bool:
         """The client's link state: connected, or stalled/disconnected."""
-        return self.coordinator.link_state is LinkState.CONNECTED
+        return self.runtime.client.link_state is LinkState.CONNECTED
 
 
-def _field_entities(coordinator: VeDirectCoordinator, label: str) -> list[Entity]:
-    description = BINARY_SENSOR_DESCRIPTIONS.get(label)
-    return [] if description is None else [VeDirectBinarySensor(coordinator, description)]
+def _setup_vedirect(entry: VeDirectConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback) -> None:
+    async_add_entities([VeDirectLinkBinarySensor(entry, LINK_DESCRIPTION)])
+    async_add_field_entities(
+        entry,
+        Platform.BINARY_SENSOR,
+        lambda label: VeDirectBinarySensor(entry, BINARY_SENSOR_DESCRIPTIONS[label]),
+        async_add_entities,
+    )
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: VeDirectConfigEntry,
+    entry: VeMonitorConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Binary sensors as their labels appear, the link sensor, then the Redis side's binary sensors."""
-    await async_setup_platform(
-        hass,
-        entry,
-        async_add_entities,
-        platform=Platform.BINARY_SENSOR,
-        link_entities=lambda coordinator: [VeDirectLinkBinarySensor(coordinator, LINK_DESCRIPTION)],
-        field_entities=_field_entities,
-    )
+    """A Redis server's connectivity; a VE.Direct device's link and ON/OFF fields as they appear."""
+    if is_redis_server(entry):
+        async_add_entities([RedisServerConnectivity(entry)])
+    elif is_vedirect(entry):
+        _setup_vedirect(entry, async_add_entities)

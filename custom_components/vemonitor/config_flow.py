@@ -1,6 +1,6 @@
-"""Config flow of VE Monitor: VE.Direct devices here, Redis servers and outputs in redis_flow.py."""
+"""Config flow of VE Monitor: the menu and the VE.Direct steps (Redis servers: redis_server_flow.py)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import re
 from typing import Any, override
 
@@ -11,29 +11,23 @@ from homeassistant.config_entries import (
     OptionsFlow,
     OptionsFlowWithReload,
 )
+from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import callback
-from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
-    SerialPortSelector,
-    TextSelector,
-)
+from homeassistant.data_entry_flow import UnknownHandler
+from homeassistant.helpers.selector import SerialPortSelector, TextSelector
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
 from .const import (
     CONF_ENTRY_TYPE,
-    CONF_NAME,
-    CONF_PORT,
     CONF_TIME_INTERVAL,
     DEFAULT_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
     ENTRY_TYPE_VEDIRECT,
-    NAME_PATTERN,
     SUBENTRY_REDIS_OUTPUT,
 )
+from .flow_forms import form_schema, number_selector, redisplayed
 from .identity import (
     DeviceIdentity,
     ProbeError,
@@ -42,18 +36,19 @@ from .identity import (
     async_same_port,
     async_stable_port,
 )
-from .redis_flow import RedisOutputSubentryFlow, RedisServerFlow
-
-TIME_INTERVAL_SELECTOR = NumberSelector(
-    NumberSelectorConfig(min=1, max=3600, step=1, mode=NumberSelectorMode.BOX, unit_of_measurement="s")
+from .models import VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_output_flow import RedisOutputSubentryFlow
+from .redis_server_flow import RedisServerFlow
+from .validation import (
+    TIME_INTERVAL_MAX,
+    TIME_INTERVAL_MIN,
+    valid_name,
+    valid_serial_port,
+    valid_time_interval,
+    validate_form,
 )
 
-
-def form_schema(fields: Mapping[Any, Any]) -> Any:
-    """A form schema. Typed Any on purpose: HA 2026.9+ annotates probatio.Schema, 2026.5 voluptuous.Schema,
-    and `voluptuous` is the right one of the two at runtime in each (HA installs probatio under that name).
-    """
-    return vol.Schema(fields)
+TIME_INTERVAL_SELECTOR = number_selector(TIME_INTERVAL_MIN, TIME_INTERVAL_MAX, "s")
 
 
 def _suggested_name(identity: DeviceIdentity) -> str:
@@ -61,13 +56,14 @@ def _suggested_name(identity: DeviceIdentity) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", identity.product_name).strip("_") or "VE_Direct"
 
 
-def _time_interval(user_input: dict[str, Any]) -> int:
-    """The number selector gives a float; the block's time_interval is whole seconds."""
-    return int(user_input.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL))
+_OPTIONS_FIELDS: dict[str, Callable[[Any], object]] = {CONF_TIME_INTERVAL: valid_time_interval}
+_PORT_FIELDS: dict[str, Callable[[Any], object]] = {CONF_PORT: valid_serial_port}
+_CONFIRM_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NAME: valid_name, **_OPTIONS_FIELDS}
+_DEVICE_FIELDS: dict[str, Callable[[Any], object]] = {**_CONFIRM_FIELDS, **_PORT_FIELDS}
 
 
 class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
-    """VE.Direct devices (block items) and, through RedisServerFlow, Redis servers (appConnectors)."""
+    """VE.Direct devices, and (through RedisServerFlow) Redis servers."""
 
     VERSION = 1
     MINOR_VERSION = 1
@@ -89,20 +85,17 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         """Add a VE.Direct device: name, port (local or URL) and time_interval, tested before creating."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            name = user_input[CONF_NAME].strip()
-            port = user_input[CONF_PORT].strip()
-            if error := self._name_error(name):
-                errors[CONF_NAME] = error
-            else:
+            values, errors = self._validate_device(user_input, _DEVICE_FIELDS)
+            if not errors:
                 try:
-                    identity = await async_probe_identity(port)
+                    identity = await async_probe_identity(values[CONF_PORT])
                 except ProbeError as err:
                     errors["base"] = err.reason
                 else:
-                    port = await async_stable_port(self.hass, port)
+                    port = await async_stable_port(self.hass, values[CONF_PORT])
                     await self.async_set_unique_id(identity.unique_id(port))
                     self._abort_if_unique_id_configured()
-                    return self._create_vedirect_entry(name, port, _time_interval(user_input))
+                    return self._create_vedirect_entry(values[CONF_NAME], port, values[CONF_TIME_INTERVAL])
         schema = form_schema(
             {
                 vol.Required(CONF_NAME): TextSelector(),
@@ -112,7 +105,7 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         )
         return self.async_show_form(
             step_id=ENTRY_TYPE_VEDIRECT,
-            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            data_schema=self.add_suggested_values_to_schema(schema, redisplayed(user_input)),
             errors=errors,
         )
 
@@ -121,9 +114,9 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         """A VE.Direct USB cable was plugged in: probe it, and keep the stable /dev/serial/by-id path."""
         port = await async_stable_port(self.hass, discovery_info.device)
         for entry in self._async_current_entries(include_ignore=False):
-            if entry.data.get(CONF_ENTRY_TYPE) != ENTRY_TYPE_VEDIRECT:
-                continue
-            if await async_same_port(self.hass, entry.data[CONF_PORT], discovery_info.device):
+            if is_vedirect(entry) and await async_same_port(
+                self.hass, entry.data[CONF_PORT], discovery_info.device
+            ):
                 # Already read by this entry (maybe as /dev/ttyUSBn): keep the stable path; no probe, as the
                 # entry's client reads the port (two readers would split the byte stream).
                 return self.async_update_reload_and_abort(
@@ -144,16 +137,16 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         return await self.async_step_usb_confirm()
 
     async def async_step_usb_confirm(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Confirm a discovered device and give it a block name."""
+        """Confirm a discovered device and give it a name."""
         assert self._discovered_port is not None
         assert self._discovered_identity is not None
         errors: dict[str, str] = {}
         if user_input is not None:
-            name = user_input[CONF_NAME].strip()
-            if error := self._name_error(name):
-                errors[CONF_NAME] = error
-            else:
-                return self._create_vedirect_entry(name, self._discovered_port, _time_interval(user_input))
+            values, errors = self._validate_device(user_input, _CONFIRM_FIELDS)
+            if not errors:
+                return self._create_vedirect_entry(
+                    values[CONF_NAME], self._discovered_port, values[CONF_TIME_INTERVAL]
+                )
         schema = form_schema(
             {
                 vol.Required(CONF_NAME): TextSelector(),
@@ -163,7 +156,7 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="usb_confirm",
             data_schema=self.add_suggested_values_to_schema(
-                schema, user_input or {CONF_NAME: _suggested_name(self._discovered_identity)}
+                schema, redisplayed(user_input) or {CONF_NAME: _suggested_name(self._discovered_identity)}
             ),
             description_placeholders={
                 "product": self._discovered_identity.product_name,
@@ -175,41 +168,50 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     async def async_step_reconfigure(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Change the port of a VE.Direct device (re-probed; must be the same device)."""
         entry = self._get_reconfigure_entry()
-        if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_REDIS_SERVER:
+        if is_redis_server(entry):
             return await self.async_step_reconfigure_redis_server(user_input)
         errors: dict[str, str] = {}
         if user_input is not None:
-            port = user_input[CONF_PORT].strip()
-            if await async_same_port(self.hass, entry.data[CONF_PORT], port):
+            values, errors = validate_form(user_input, _PORT_FIELDS)
+            port = values.get(CONF_PORT, "")
+            if errors:
+                pass  # shown on the port field
+            elif await async_same_port(self.hass, entry.data[CONF_PORT], port):
                 # The same port: the entry's client reads it (a probe would split its byte stream).
                 return self.async_update_reload_and_abort(entry, data_updates={CONF_PORT: port})
-            try:
-                port, unique_id = await async_probe_moved_device(self.hass, entry, port)
-            except ProbeError as err:
-                if err.reason == "other_device":
-                    return self.async_abort(reason="unique_id_mismatch")
-                errors["base"] = err.reason
             else:
-                # A BMV's unique_id names its port; its device and entities keep their ids (device_key).
-                return self.async_update_reload_and_abort(
-                    entry, unique_id=unique_id, data_updates={CONF_PORT: port}
-                )
+                try:
+                    port, unique_id = await async_probe_moved_device(self.hass, entry, port)
+                except ProbeError as err:
+                    if err.reason == "other_device":
+                        return self.async_abort(reason="unique_id_mismatch")
+                    errors["base"] = err.reason
+                else:
+                    # A BMV's unique_id names its port; its device and entities keep their ids (device_key).
+                    return self.async_update_reload_and_abort(
+                        entry, unique_id=unique_id, data_updates={CONF_PORT: port}
+                    )
         schema = form_schema({vol.Required(CONF_PORT): SerialPortSelector()})
         return self.async_show_form(
             step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(schema, user_input or dict(entry.data)),
+            data_schema=self.add_suggested_values_to_schema(
+                schema, redisplayed(user_input) or dict(entry.data)
+            ),
             description_placeholders={CONF_NAME: entry.title},
             errors=errors,
         )
 
-    def _name_error(self, name: str) -> str | None:
-        """The translated error key for a block name, or None when it is valid and free."""
-        if not NAME_PATTERN.match(name):
-            return "invalid_name"
-        for entry in self._async_current_entries(include_ignore=False):
-            if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT and entry.data.get(CONF_NAME) == name:
-                return "name_in_use"
-        return None
+    def _validate_device(
+        self, user_input: dict[str, Any], fields: Mapping[str, Callable[[Any], object]]
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The form's values and errors; a valid name must also be free among the VE.Direct devices."""
+        values, errors = validate_form(user_input, fields)
+        if CONF_NAME not in errors and any(
+            is_vedirect(entry) and entry.data.get(CONF_NAME) == values[CONF_NAME]
+            for entry in self._async_current_entries(include_ignore=False)
+        ):
+            errors[CONF_NAME] = "name_in_use"
+        return values, errors
 
     def _create_vedirect_entry(self, name: str, port: str, time_interval: int) -> ConfigFlowResult:
         """Connection settings in data, the tunable time_interval in options."""
@@ -224,13 +226,16 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     @override
     def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
         """Only VE.Direct devices have options (time_interval)."""
-        return config_entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT
+        return is_vedirect(config_entry)
 
     @staticmethod
     @callback
     @override
-    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """The VE.Direct options flow."""
+    def async_get_options_flow(config_entry: VeMonitorConfigEntry) -> OptionsFlow:
+        """The VE.Direct options flow. A Redis server has none: the UI offers no Configure button for it
+        (async_supports_options_flow), and a flow started anyway (REST API) finds no handler (HTTP 404)."""
+        if not is_vedirect(config_entry):
+            raise UnknownHandler
         return VeDirectOptionsFlow()
 
     @classmethod
@@ -240,7 +245,7 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """Redis outputs hang under VE.Direct devices only."""
-        if config_entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT:
+        if is_vedirect(config_entry):
             return {SUBENTRY_REDIS_OUTPUT: RedisOutputSubentryFlow}
         return {}
 
@@ -250,11 +255,15 @@ class VeDirectOptionsFlow(OptionsFlowWithReload):
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Edit time_interval."""
+        errors: dict[str, str] = {}
         if user_input is not None:
-            return self.async_create_entry(data={CONF_TIME_INTERVAL: _time_interval(user_input)})
+            values, errors = validate_form(user_input, _OPTIONS_FIELDS)
+            if not errors:
+                return self.async_create_entry(data=values)
         schema = form_schema({vol.Required(CONF_TIME_INTERVAL): TIME_INTERVAL_SELECTOR})
         return self.async_show_form(
             step_id="init",
+            errors=errors,
             data_schema=self.add_suggested_values_to_schema(
                 schema,
                 {

@@ -1,46 +1,34 @@
-"""Constants shared by the Home Assistant layer of VE Monitor."""
+"""Constants shared by the Home Assistant layer of VE Monitor (Home Assistant's own CONF_* names where it has
+them: CONF_NAME, CONF_PORT, CONF_HOST, CONF_USERNAME, CONF_PASSWORD, CONF_SOURCE from homeassistant.const)."""
 
 import logging
-import re
 from typing import Final
 
 DOMAIN: Final = "vemonitor"
 LOGGER: Final = logging.getLogger(__package__)
 
-# Names of block items, Redis sources and Redis nodes, as the seed requires them.
-NAME_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]+$")
-
-# entry.data[CONF_ENTRY_TYPE] tells a VE.Direct device ("block item") from a Redis server ("appConnector").
+# entry.data[CONF_ENTRY_TYPE] tells a VE.Direct device from a Redis server (see models.is_redis_server).
 CONF_ENTRY_TYPE: Final = "entry_type"
 ENTRY_TYPE_VEDIRECT: Final = "vedirect"
 ENTRY_TYPE_REDIS_SERVER: Final = "redis_server"
 
-# VE.Direct device entries.
-CONF_NAME: Final = "name"
-CONF_PORT: Final = "port"
+# VE.Direct device entries (name and port: CONF_NAME, CONF_PORT).
 CONF_TIME_INTERVAL: Final = "time_interval"
 DEFAULT_TIME_INTERVAL: Final = 1
-
-# VE.Direct links (HA layer, issue 4).
 MANUFACTURER: Final = "Victron Energy"
 PROBE_TIMEOUT: Final = 10.0  # seconds the flows wait for valid blocks before giving up
 STALL_MIN_SECONDS: Final = 5  # a link is lost after max(3 x time_interval, this) s without a valid block
 PORT_MISSING_AFTER: Final = 60  # seconds a configured local port may be absent before a repair issue
 
-# Redis server entries (appConnectors).
-CONF_HOST: Final = "host"
-CONF_REDIS_PORT: Final = "port"
-CONF_PASSWORD: Final = "password"  # noqa: S105 - the name of the config key, not a password
-CONF_USERNAME: Final = "username"
+# Redis server entries (host, port, username, password: Home Assistant's CONF_* names).
 CONF_DB: Final = "db"
 CONF_TLS: Final = "tls"
 CONF_TLS_VERIFY: Final = "tls_verify"
 CONF_CA_CERT: Final = "ca_cert"  # optional PEM of the CA that signed the server certificate
 DEFAULT_REDIS_PORT: Final = 6379
 
-# Redis output subentries of a VE.Direct entry (outputs.redis items of the seed).
+# Redis output subentries of a VE.Direct entry (the server they write to: CONF_SOURCE).
 SUBENTRY_REDIS_OUTPUT: Final = "redis_output"
-CONF_SOURCE: Final = "source"
 CONF_REDIS_DATA_STRUCTURE: Final = "redis_data_structure"
 CONF_CACHE_INTERVAL: Final = "cache_interval"
 CONF_REDIS_NODE: Final = "redis_node"
@@ -49,3 +37,8 @@ CONF_REF_COLS: Final = "ref_cols"
 CONF_BACKLOG_LIMIT: Final = "backlog_limit"
 DEFAULT_REDIS_DATA_STRUCTURE: Final = "HmapTimeSeries"
 DEFAULT_CACHE_INTERVAL: Final = 5
+
+
+def stall_seconds(time_interval: int) -> int:
+    """Seconds without a valid block after which a device's link counts as lost."""
+    return max(3 * time_interval, STALL_MIN_SECONDS)

@@ -1,63 +1,32 @@
-"""One VE.Direct device: the background client and the coordinator that samples it every time_interval."""
+"""One VE.Direct device: the background client, and the coordinator that samples it every time_interval."""
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, NoReturn, override
+from typing import NoReturn, override
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_PORT
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import (
-    CONF_PORT,
-    CONF_TIME_INTERVAL,
-    DEFAULT_TIME_INTERVAL,
-    DOMAIN,
-    LOGGER,
-    MANUFACTURER,
-    PROBE_TIMEOUT,
-    STALL_MIN_SECONDS,
-)
-from .identity import device_key
+from .const import CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL, DOMAIN, LOGGER, PROBE_TIMEOUT, stall_seconds
+from .identity import device_info
+from .models import VeDirectSample
 from .repairs import async_check_port, async_port_is_back
-from .vedirect.client import LinkState, VeDirectClient
-from .vedirect.device import DeviceFrame
+from .vedirect import DeviceFrame, LinkState, VeDirectClient
 
-if TYPE_CHECKING:
-    from .redis_runtime import RedisOutputs
-
-type VeDirectConfigEntry = ConfigEntry[VeDirectRuntime]
 type SampleListener = Callable[[VeDirectSample], None]
-
-
-@dataclass(frozen=True, slots=True)
-class VeDirectSample:
-    """The block's state at one instant: what the entities show and every Redis output stores."""
-
-    timestamp: datetime  # aware UTC: when the sample was taken
-    frame: DeviceFrame  # a snapshot (copy) of the merged frame at that instant
-
-
-@dataclass(slots=True)
-class VeDirectRuntime:
-    """entry.runtime_data of a VE.Direct entry."""
-
-    coordinator: VeDirectCoordinator
-    client: VeDirectClient
-    redis_outputs: RedisOutputs | None = field(default=None)
 
 
 class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
     """Samples the latest merged frame every time_interval; fails while no valid block arrives."""
 
-    config_entry: VeDirectConfigEntry
+    config_entry: ConfigEntry
 
-    def __init__(self, hass: HomeAssistant, entry: VeDirectConfigEntry) -> None:
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry) -> None:
         """Build the client; nothing is opened before async_config_entry_first_refresh()."""
         interval = int(entry.options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL))
         super().__init__(
@@ -68,16 +37,15 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
             update_interval=timedelta(seconds=interval),
         )
         self.port: str = entry.data[CONF_PORT]
-        self.stall_after = timedelta(seconds=max(3 * interval, STALL_MIN_SECONDS))
+        self.stall_after = timedelta(seconds=stall_seconds(interval))
         self.client = VeDirectClient(
             self.port,
             on_frame=self._on_frame,
             on_link_state=self._on_link_state,
             stall_timeout=self.stall_after.total_seconds(),
         )
-        self.frame: DeviceFrame | None = None
-        self.last_block_at: datetime | None = None
-        self.link_state: LinkState | None = None
+        self._frame: DeviceFrame | None = None
+        self._received_at: datetime | None = None
         self._client_reported = asyncio.Event()  # set on every frame and link state change (for setup)
         self._sample_listeners: list[SampleListener] = []
 
@@ -85,12 +53,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
     def async_add_sample_listener(self, listener: SampleListener) -> CALLBACK_TYPE:
         """Call ``listener`` once per sample taken (the Redis outputs store exactly these samples)."""
         self._sample_listeners.append(listener)
-
-        @callback
-        def remove() -> None:
-            self._sample_listeners.remove(listener)
-
-        return remove
+        return lambda: self._sample_listeners.remove(listener)
 
     @override
     async def _async_setup(self) -> None:
@@ -101,8 +64,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         self.config_entry.async_on_unload(self.client.stop)
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
-                while self.frame is None:
-                    if self.link_state is LinkState.DISCONNECTED:
+                while self._frame is None:
+                    if self.client.link_state is LinkState.DISCONNECTED:
                         # Not ready: HA retries; a port missing across retries gets its repair issue.
                         async_check_port(self.hass, self.config_entry, dt_util.utcnow())
                         raise UpdateFailed(
@@ -119,17 +82,17 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
                 translation_key="no_data",
                 translation_placeholders={"port": self.port},
             ) from err
-        self._update_device_info()
+        self._update_device_info(self._frame)
 
     @override
     async def _async_update_data(self) -> VeDirectSample:
         """Take one sample, or fail when the last valid block is older than the stall window."""
         now = dt_util.utcnow()
-        if self.frame is None or self.last_block_at is None or now - self.last_block_at > self.stall_after:
+        frame, received_at = self._frame, self._received_at
+        if frame is None or received_at is None or now - received_at > self.stall_after:
             self._link_lost(now)
-        assert self.frame is not None
         # The client hands a fresh snapshot per block and nothing mutates it: no second copy per sample.
-        sample = VeDirectSample(timestamp=now, frame=self.frame)
+        sample = VeDirectSample(timestamp=now, frame=frame, received_at=received_at)
         for listener in list(self._sample_listeners):
             try:
                 listener(sample)
@@ -141,7 +104,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         """Warn once, watch for a vanished port (repair issue), and fail the update."""
         if self.last_update_success:
             LOGGER.warning(
-                "%s: no valid VE.Direct block from %s for %d s; entities unavailable until data is back",
+                "%s: no valid VE.Direct block from %r for %d s; entities unavailable until data is back",
                 self.config_entry.title,
                 self.port,
                 self.stall_after.total_seconds(),
@@ -178,45 +141,30 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
     @callback
     def _on_frame(self, frame: DeviceFrame) -> None:
         """A valid block arrived (the client hands a fresh merged copy)."""
-        self.frame = frame
-        self.last_block_at = dt_util.utcnow()
+        previous, self._frame = self._frame, frame
+        self._received_at = dt_util.utcnow()
         self._client_reported.set()
-        if self.data is not None and self._identity_changed(self.data.frame, frame):
-            self._update_device_info()
+        if previous is not None and self.data is not None and _identity_changed(previous, frame):
+            self._update_device_info(frame)
         async_port_is_back(self.hass, self.config_entry)
 
     @callback
     def _on_link_state(self, state: LinkState) -> None:
-        """Keep the port state for the link diagnostics; stalls are judged by sample age, not here."""
-        self.link_state = state
+        """Show the new link state at once; stalls are judged by sample age, not here."""
         self._client_reported.set()
         if self.data is not None:
             self.async_update_listeners()
 
-    @staticmethod
-    def _identity_changed(old: DeviceFrame, new: DeviceFrame) -> bool:
-        return (old.product_id, old.serial_number, old.firmware) != (
-            new.product_id,
-            new.serial_number,
-            new.firmware,
-        )
-
-    def _update_device_info(self) -> None:
+    def _update_device_info(self, frame: DeviceFrame | None) -> None:
         """Model, serial and firmware come from the device: (re)write them on the registry entry."""
         dr.async_get(self.hass).async_get_or_create(
-            config_entry_id=self.config_entry.entry_id, **self.device_info()
+            config_entry_id=self.config_entry.entry_id, **device_info(self.config_entry, frame)
         )
 
-    def device_info(self) -> DeviceInfo:
-        """The device registry entry of this block item: named after the block, described by its frame."""
-        frame = self.frame
-        product_id = None if frame is None else frame.product_id
-        return DeviceInfo(
-            identifiers={(DOMAIN, device_key(self.config_entry))},
-            name=self.config_entry.title,
-            manufacturer=MANUFACTURER,
-            model=None if frame is None else frame.product_name,
-            model_id=None if product_id is None else f"0x{product_id:04X}",
-            serial_number=None if frame is None else frame.serial_number,
-            sw_version=None if frame is None else frame.firmware,
-        )
+
+def _identity_changed(old: DeviceFrame, new: DeviceFrame) -> bool:
+    return (old.product_id, old.serial_number, old.firmware) != (
+        new.product_id,
+        new.serial_number,
+        new.firmware,
+    )

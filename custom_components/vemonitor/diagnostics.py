@@ -1,19 +1,26 @@
-"""Diagnostics download: settings (redacted), the last raw block, the decoded frame, counters, link state."""
+"""Diagnostics download: settings and state, with passwords, hosts, user names, certificates and serial
+numbers redacted (also inside the raw block)."""
 
 from dataclasses import asdict
+import re
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_ENTRY_TYPE, CONF_PASSWORD, ENTRY_TYPE_VEDIRECT
-from .coordinator import VeDirectRuntime
-from .redis_runtime import async_get_redis_diagnostics
-from .vedirect.codes import VeCode, VeFlags
+from .const import CONF_CA_CERT
+from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_outputs import redis_outputs_diagnostics
+from .redis_server import async_get_redis_server, redis_server_diagnostics
+from .vedirect import VeCode, VeFlags
 from .vedirect.fields import Value
 
-TO_REDACT = {CONF_PASSWORD}
+SERIAL_LABEL = "SER#"
+TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_USERNAME, CONF_CA_CERT, SERIAL_LABEL, "serial_number"}
+# The SER# line of a raw block: label, tab, value up to the line end.
+_RAW_SERIAL = re.compile(r"(?m)^(SER#\t)[^\r\n]*")
 
 
 def _jsonable(value: Value) -> object:
@@ -26,23 +33,21 @@ def _jsonable(value: Value) -> object:
 
 
 def _vedirect_diagnostics(runtime: VeDirectRuntime) -> dict[str, Any]:
-    coordinator = runtime.coordinator
-    client = runtime.client
-    frame = coordinator.frame
+    coordinator, client = runtime.coordinator, runtime.client
+    sample = coordinator.data
+    frame = None if sample is None else sample.frame
     last_raw = client.last_raw
     return {
         "link": {
-            "state": None if coordinator.link_state is None else str(coordinator.link_state),
+            "state": None if client.link_state is None else str(client.link_state),
             "port_open": client.is_port_open,
             "connections": client.connections,
             "last_update_success": coordinator.last_update_success,
-            "last_block_at": None
-            if coordinator.last_block_at is None
-            else coordinator.last_block_at.isoformat(),
-            "stall_after_seconds": coordinator.stall_after.total_seconds(),
         },
         "counters": asdict(client.stats),
-        "last_raw_block": None if last_raw is None else last_raw.decode("ascii", "backslashreplace"),
+        "last_raw_block": None
+        if last_raw is None
+        else _RAW_SERIAL.sub(rf"\g<1>{REDACTED}", last_raw.decode("ascii", "backslashreplace")),
         "device": None
         if frame is None
         else {
@@ -53,19 +58,25 @@ def _vedirect_diagnostics(runtime: VeDirectRuntime) -> dict[str, Any]:
         },
         "fields": {} if frame is None else dict(frame.fields),
         "values": {} if frame is None else {label: _jsonable(value) for label, value in frame.values.items()},
-        "last_sample": None if coordinator.data is None else coordinator.data.timestamp.isoformat(),
+        "last_sample": None if sample is None else sample.timestamp.isoformat(),
+        "last_block": None if sample is None else sample.received_at.isoformat(),
+        "redis_outputs": runtime.redis_outputs.diagnostics(),
     }
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: ConfigEntry) -> dict[str, Any]:
-    """A VE.Direct entry: its link and frame; both kinds: the Redis part (passwords never shown)."""
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: VeMonitorConfigEntry
+) -> dict[str, Any]:
+    """A VE.Direct device: its link, frame and Redis outputs; a Redis server: its settings and state."""
     diagnostics: dict[str, Any] = {
-        "entry": {
-            "title": entry.title,
-            "data": async_redact_data(dict(entry.data), TO_REDACT),
-            "options": async_redact_data(dict(entry.options), TO_REDACT),
-        }
+        "entry": {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)}
     }
-    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT and entry.state is ConfigEntryState.LOADED:
+    if is_redis_server(entry):
+        diagnostics["redis_server"] = redis_server_diagnostics(
+            entry, async_get_redis_server(hass, entry.entry_id)
+        )
+    elif is_vedirect(entry) and entry.state is ConfigEntryState.LOADED:
         diagnostics["vedirect"] = _vedirect_diagnostics(entry.runtime_data)
-    return diagnostics | await async_get_redis_diagnostics(hass, entry)
+    else:
+        diagnostics["vedirect"] = {"redis_outputs": redis_outputs_diagnostics(entry)}
+    return async_redact_data(diagnostics, TO_REDACT)

@@ -1,53 +1,61 @@
 """Base entities of a VE.Direct device, and the platform setup that adds entities as new fields appear."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
-from homeassistant.helpers.update_coordinator import CoordinatorEntity
+from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpdateCoordinator
 
-from .const import CONF_ENTRY_TYPE, ENTRY_TYPE_VEDIRECT
-from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
-from .identity import device_key
-from .redis_entities import async_setup_redis_entities
-from .vedirect.fields import Value
+from .identity import device_info, device_key
+from .models import VeDirectConfigEntry, VeDirectSample
+from .vedirect import FIELD_SPECS, FieldKind, Value
 
-# Labels shown in the device registry (model, model id, serial, firmware) rather than as entities.
-DEVICE_INFO_LABELS = frozenset({"PID", "SER#", "FW", "FWE"})
+# Kinds shown in the device registry (model, model id, serial, firmware) rather than as entities.
+_DEVICE_INFO_KINDS = frozenset({FieldKind.PRODUCT, FieldKind.SERIAL, FieldKind.VERSION})
 
 
-class VeDirectEntity(CoordinatorEntity[VeDirectCoordinator]):
-    """An entity of the block item's device; unique_id = device key + label or link key."""
+def field_platform(label: str) -> Platform | None:
+    """Where a label shows: ON/OFF fields as binary sensors, identity fields on the device, others as
+    sensors (unknown labels too: a field is never dropped)."""
+    spec = FIELD_SPECS.get(label)
+    if spec is None:
+        return Platform.SENSOR
+    if spec.kind is FieldKind.BOOL:
+        return Platform.BINARY_SENSOR
+    if spec.kind in _DEVICE_INFO_KINDS:
+        return None
+    return Platform.SENSOR
+
+
+class VeDirectEntity(CoordinatorEntity[DataUpdateCoordinator[VeDirectSample]]):
+    """An entity of a VE.Direct device; unique_id = device key + label or link key."""
 
     _attr_has_entity_name = True
 
-    def __init__(self, coordinator: VeDirectCoordinator, description: EntityDescription) -> None:
-        """Attach to the coordinator and its device."""
-        super().__init__(coordinator)
+    def __init__(self, entry: VeDirectConfigEntry, description: EntityDescription) -> None:
+        """Attach to the entry's coordinator and device."""
+        runtime = entry.runtime_data
+        super().__init__(runtime.coordinator)
+        self.runtime = runtime
         self.entity_description = description
-        self._attr_unique_id = f"{device_key(coordinator.config_entry)}_{description.key}"
-        self._attr_device_info = coordinator.device_info()
+        self._attr_unique_id = f"{device_key(entry)}_{description.key}"
+        self._attr_device_info = device_info(entry, runtime.client.frame)
 
 
 class VeDirectFieldEntity(VeDirectEntity):
     """An entity showing one VE.Direct label of the latest sample."""
 
     @property
-    def label(self) -> str:
-        """The VE.Direct label (the description key)."""
-        return self.entity_description.key
-
-    @property
     def field_value(self) -> Value:
         """The decoded value of the label in the latest sample (None when absent or ``---``)."""
-        return self.coordinator.data.frame.values.get(self.label)
+        return self.coordinator.data.frame.values.get(self.entity_description.key)
 
     @property
     def available(self) -> bool:
         """Unavailable while the link is lost or the device stopped sending this label."""
-        return super().available and self.label in self.coordinator.data.frame.values
+        return super().available and self.entity_description.key in self.coordinator.data.frame.values
 
 
 class VeDirectLinkEntity(VeDirectEntity):
@@ -59,33 +67,14 @@ class VeDirectLinkEntity(VeDirectEntity):
         return True
 
 
-async def async_setup_platform(
-    hass: HomeAssistant,
-    entry: VeDirectConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    *,
-    platform: Platform,
-    link_entities: Callable[[VeDirectCoordinator], Iterable[Entity]],
-    field_entities: Callable[[VeDirectCoordinator, str], Iterable[Entity]],
-) -> None:
-    """The async_setup_entry of a platform, for both entry kinds: a VE.Direct entry gets its link entities,
-    then entities for its labels as they first appear; then the Redis side adds its own (both kinds)."""
-    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_VEDIRECT:
-        coordinator = entry.runtime_data.coordinator
-        async_add_entities(link_entities(coordinator))
-        _async_add_entities_for_new_labels(
-            entry, lambda label: field_entities(coordinator, label), async_add_entities
-        )
-    await async_setup_redis_entities(hass, entry, async_add_entities, platform)
-
-
 @callback
-def _async_add_entities_for_new_labels(
+def async_add_field_entities(
     entry: VeDirectConfigEntry,
-    build: Callable[[str], Iterable[Entity]],
-    async_add_entities: Callable[[Iterable[Entity]], None],
+    platform: Platform,
+    build: Callable[[str], Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the platform's entities for the labels of every sample, as they first appear (a BMV's history
+    """Add the platform's entity of every label of the samples, as labels first appear (a BMV's history
     block comes a second after its main block; firmware updates bring new fields)."""
     coordinator = entry.runtime_data.coordinator
     seen: set[str] = set()
@@ -98,7 +87,7 @@ def _async_add_entities_for_new_labels(
         if not new:
             return
         seen.update(new)
-        entities = [entity for label in new for entity in build(label)]
+        entities: list[Entity] = [build(label) for label in new if field_platform(label) is platform]
         if entities:
             async_add_entities(entities)
 

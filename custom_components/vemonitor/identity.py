@@ -13,8 +13,9 @@ from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
 
-from .const import DOMAIN, PROBE_TIMEOUT
+from .const import DOMAIN, MANUFACTURER, PROBE_TIMEOUT
 from .vedirect.client import NoDataError, PortOpenError, probe
 from .vedirect.device import DeviceFrame
 
@@ -71,6 +72,20 @@ def device_key(entry: ConfigEntry) -> str:
     if unique_id and PORT_SEPARATOR not in unique_id:
         return unique_id
     return entry.entry_id
+
+
+def device_info(entry: ConfigEntry, frame: DeviceFrame | None) -> DeviceInfo:
+    """The device registry entry of a VE.Direct device: named after its entry, described by its frame."""
+    product_id = None if frame is None else frame.product_id
+    return DeviceInfo(
+        identifiers={(DOMAIN, device_key(entry))},
+        name=entry.title,
+        manufacturer=MANUFACTURER,
+        model=None if frame is None else frame.product_name,
+        model_id=None if product_id is None else f"0x{product_id:04X}",
+        serial_number=None if frame is None else frame.serial_number,
+        sw_version=None if frame is None else frame.firmware,
+    )
 
 
 async def async_probe_identity(port: str) -> DeviceIdentity:

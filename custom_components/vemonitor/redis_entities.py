@@ -1,17 +1,15 @@
-"""Entities of the Redis part, added by the platform files of the integration.
+"""Entities of the Redis side: a Redis server's connectivity, and the delivery state of each output.
 
 A Redis server entry gets a service device with a connectivity binary sensor. Each Redis output gets its own
-service device in the VE.Direct entry (tied to its subentry, so removing the output removes the device and
-its entities): pending samples, last successful write and dropped samples. A device of its own keeps the
-output's lifecycle with its subentry and leaves the VE.Direct device to the measurements; the Redis server's
-device cannot host them, as a device belongs to one config entry (HA 2026.8) and the output belongs to the
-block's entry.
+service device in the VE.Direct entry, tied to its subentry (removing the output removes the device and its
+entities), connected through the VE.Direct device; a device belongs to one config entry (HA 2026.8), so the
+server's device cannot host them.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import override
+from typing import Protocol, override
 
 # 2026.10 defines BinarySensorDeviceClass in binary_sensor.const (re-exported implicitly), 2026.5 in the
 # package itself (no const module): this import works in both; mypy needs the ignore on 2026.10 only.
@@ -25,49 +23,16 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EntityCategory
+from homeassistant.core import CALLBACK_TYPE
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_REDIS_SERVER
-from .redis_runtime import RedisOutput, RedisOutputs, RedisServerConfigEntry, RedisServerRuntime
-from .redis_worker.output import OutputState
+from .const import DOMAIN
+from .models import RedisServerConfigEntry, RedisServerRuntime
+from .redis_worker import OutputState
 
 REDIS_MANUFACTURER = "Redis"
-
-
-def _redis_outputs(entry: ConfigEntry) -> RedisOutputs | None:
-    outputs: RedisOutputs | None = getattr(entry.runtime_data, "redis_outputs", None)
-    return outputs
-
-
-async def async_setup_redis_entities(
-    hass: HomeAssistant,
-    entry: ConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-    platform: Platform,
-) -> None:
-    """Add the Redis entities of `platform` for a Redis server entry or a VE.Direct entry's outputs."""
-    if entry.data.get(CONF_ENTRY_TYPE) == ENTRY_TYPE_REDIS_SERVER:
-        if platform is Platform.BINARY_SENSOR:
-            async_add_entities([RedisServerConnectivity(entry)])
-        return
-    outputs = _redis_outputs(entry)
-    if platform is not Platform.SENSOR or outputs is None:
-        return
-
-    def add_output_entities(output: RedisOutput) -> None:
-        async_add_entities(
-            [RedisOutputSensor(output, description) for description in OUTPUT_SENSORS],
-            config_subentry_id=output.subentry_id,
-        )
-
-    for output in outputs.outputs.values():
-        add_output_entities(output)
-    outputs.entity_adders[Platform.SENSOR] = add_output_entities
 
 
 class RedisServerConnectivity(BinarySensorEntity):
@@ -77,7 +42,7 @@ class RedisServerConnectivity(BinarySensorEntity):
     _attr_should_poll = False
     _attr_device_class = BinarySensorDeviceClass.CONNECTIVITY
     _attr_entity_category = EntityCategory.DIAGNOSTIC
-    _attr_translation_key = "redis_server_connectivity"  # its icons (icons.json) and name
+    _attr_translation_key = "redis_server_connectivity"
 
     def __init__(self, entry: RedisServerConfigEntry) -> None:
         """Describe the server's device from its entry and what the server told at setup."""
@@ -102,6 +67,24 @@ class RedisServerConnectivity(BinarySensorEntity):
         self.async_on_remove(self._runtime.async_add_listener(self.async_write_ha_state))
 
 
+class RedisOutputView(Protocol):
+    """What an output's sensors read of it (redis_outputs.RedisOutput)."""
+
+    @property
+    def subentry_id(self) -> str: ...
+
+    @property
+    def device_info(self) -> DeviceInfo: ...
+
+    @property
+    def via_device(self) -> tuple[str, str]: ...
+
+    @property
+    def state(self) -> OutputState: ...
+
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE: ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class RedisOutputSensorDescription(SensorEntityDescription):
     """A sensor of an output's delivery state."""
@@ -109,6 +92,9 @@ class RedisOutputSensorDescription(SensorEntityDescription):
     value_fn: Callable[[OutputState], int | datetime | None]
 
 
+# The last write changes at every send (every 5 s by default): disabled by default, like the device's "last
+# sample", so that a healthy system writes no Activity line and no recorder row for it. The two counters only
+# change while something is wrong (a timestamp has no unit, so the logbook would list every change of it).
 OUTPUT_SENSORS: tuple[RedisOutputSensorDescription, ...] = (
     RedisOutputSensorDescription(
         key="pending_samples",
@@ -122,6 +108,7 @@ OUTPUT_SENSORS: tuple[RedisOutputSensorDescription, ...] = (
         translation_key="redis_last_successful_write",
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         value_fn=lambda state: state.last_successful_write,
     ),
     RedisOutputSensorDescription(
@@ -141,51 +128,39 @@ class RedisOutputSensor(SensorEntity):
     _attr_should_poll = False
     entity_description: RedisOutputSensorDescription
 
-    def __init__(self, output: RedisOutput, description: RedisOutputSensorDescription) -> None:
+    def __init__(self, output: RedisOutputView, description: RedisOutputSensorDescription) -> None:
         """Put the sensor on the output's own device."""
         self._output = output
         self.entity_description = description
         self._attr_unique_id = f"{output.subentry_id}_{description.key}"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, output.subentry_id)},
-            translation_key="redis_output",
-            translation_placeholders={"redis_node": output.config.redis_node, "block": output.block.title},
-            manufacturer=REDIS_MANUFACTURER,
-            model=output.config.structure,
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = output.device_info
 
     @property
     @override
     def native_value(self) -> int | datetime | None:
-        return self.entity_description.value_fn(self._output.worker.state)
+        return self.entity_description.value_fn(self._output.state)
 
     @override
     async def async_added_to_hass(self) -> None:
         self.async_on_remove(self._output.async_add_listener(self.async_write_ha_state))
-        self._link_to_block_device()
+        self._link_to_device()
 
-    def _link_to_block_device(self) -> None:
-        """Show the output's device as connected through its block's device.
+    def _link_to_device(self) -> None:
+        """Show the output's device as connected through the VE.Direct device.
 
         Set on the registry entry (via_device_id): DeviceInfo's via_device is deprecated in 2026.8+ and its
         replacement does not exist in 2026.5.
         """
-        block = self._output.block
         registry = dr.async_get(self.hass)
-        block_identifiers = block.runtime_data.coordinator.device_info()["identifiers"]
-        block_device = next(
+        assert self.platform.config_entry is not None  # added by the VE.Direct entry's sensor platform
+        via = next(
             (
                 device
-                for device in dr.async_entries_for_config_entry(registry, block.entry_id)
-                if device.identifiers & block_identifiers
+                for device in dr.async_entries_for_config_entry(registry, self.platform.config_entry.entry_id)
+                if self._output.via_device in device.identifiers
             ),
             None,
         )
         device = self.device_entry
-        if (
-            isinstance(device, dr.DeviceEntry)
-            and block_device is not None
-            and device.via_device_id != block_device.id
-        ):
-            registry.async_update_device(device.id, via_device_id=block_device.id)
+        if isinstance(device, dr.DeviceEntry) and via is not None and device.via_device_id != via.id:
+            registry.async_update_device(device.id, via_device_id=via.id)

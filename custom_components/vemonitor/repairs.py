@@ -6,6 +6,7 @@ from typing import Any
 
 from homeassistant.components.repairs import RepairsFlow
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResult
 from homeassistant.helpers import issue_registry as ir
@@ -13,8 +14,9 @@ from homeassistant.helpers.selector import SerialPortSelector
 from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
-from .const import CONF_PORT, DOMAIN, PORT_MISSING_AFTER
+from .const import DOMAIN, PORT_MISSING_AFTER
 from .identity import ProbeError, async_probe_moved_device, is_local_port
+from .validation import InvalidInput, valid_serial_port
 
 # HA 2026.9+ returns RepairsFlowResult (a FlowResult with more keys), 2026.5 FlowResult: their common base.
 type RepairsResult = FlowResult[Any, str]
@@ -89,9 +91,11 @@ class PortMissingRepairFlow(RepairsFlow):
             return self.async_abort(reason="entry_removed")
         errors: dict[str, str] = {}
         if user_input is not None:
-            port = user_input[CONF_PORT].strip()
             try:
+                port = valid_serial_port(user_input.get(CONF_PORT))
                 port, unique_id = await async_probe_moved_device(self.hass, entry, port)
+            except InvalidInput as err:
+                errors[CONF_PORT] = err.key
             except ProbeError as err:
                 errors["base"] = err.reason
             else:

@@ -25,13 +25,12 @@ from homeassistant.const import (
     UnitOfTime,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .binary_sensor import BINARY_SENSOR_LABELS
-from .coordinator import VeDirectConfigEntry, VeDirectCoordinator
-from .entity import DEVICE_INFO_LABELS, VeDirectFieldEntity, VeDirectLinkEntity, async_setup_platform
+from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_add_field_entities
+from .models import VeDirectConfigEntry, VeDirectRuntime
+from .vedirect import FIELD_SPECS
 from .vedirect.codes import (
     AlarmReason,
     ChargeState,
@@ -48,7 +47,6 @@ from .vedirect.fields import Value
 PARALLEL_UPDATES = 0
 
 AMPERE_HOUR = "Ah"
-VOLT = UnitOfElectricPotential.VOLT
 NO_FLAGS = "none"
 SEVERAL_FLAGS = "multiple"
 
@@ -107,56 +105,68 @@ class VeDirectSensorDescription(SensorEntityDescription):
     attributes_fn: Callable[[Value], dict[str, Any]] | None = None
 
 
+# The registry's units (vedirect.FIELD_SPECS) as Home Assistant's unit constants.
+_UNITS: Mapping[str, str] = {
+    "V": UnitOfElectricPotential.VOLT,
+    "A": UnitOfElectricCurrent.AMPERE,
+    "W": UnitOfPower.WATT,
+    "VA": UnitOfApparentPower.VOLT_AMPERE,
+    "kWh": UnitOfEnergy.KILO_WATT_HOUR,
+    "°C": UnitOfTemperature.CELSIUS,
+    "%": PERCENTAGE,
+    "Ah": AMPERE_HOUR,
+    "min": UnitOfTime.MINUTES,
+    "s": UnitOfTime.SECONDS,
+}
+
+
 def _measure(
     label: str,
     key: str,
     device_class: SensorDeviceClass | None,
-    unit: str | None,
     precision: int,
     *,
     state_class: SensorStateClass | None = SensorStateClass.MEASUREMENT,
 ) -> VeDirectSensorDescription:
-    """A measured quantity (decoded into the unit given)."""
+    """A measured quantity, in the unit the field registry decodes it into."""
+    unit = FIELD_SPECS[label].unit
     return VeDirectSensorDescription(
         key=label,
         translation_key=key,
         device_class=device_class,
-        native_unit_of_measurement=unit,
+        native_unit_of_measurement=None if unit is None else _UNITS[unit],
         state_class=state_class,
         suggested_display_precision=precision,
     )
 
 
 def _voltage(label: str, key: str, precision: int = 2) -> VeDirectSensorDescription:
-    return _measure(label, key, SensorDeviceClass.VOLTAGE, VOLT, precision)
+    return _measure(label, key, SensorDeviceClass.VOLTAGE, precision)
 
 
 def _current(label: str, key: str, precision: int = 2) -> VeDirectSensorDescription:
-    return _measure(label, key, SensorDeviceClass.CURRENT, UnitOfElectricCurrent.AMPERE, precision)
+    return _measure(label, key, SensorDeviceClass.CURRENT, precision)
 
 
 def _power(label: str, key: str, state_class: SensorStateClass | None) -> VeDirectSensorDescription:
-    return _measure(label, key, SensorDeviceClass.POWER, UnitOfPower.WATT, 0, state_class=state_class)
+    return _measure(label, key, SensorDeviceClass.POWER, 0, state_class=state_class)
 
 
 def _energy(label: str, key: str, state_class: SensorStateClass | None) -> VeDirectSensorDescription:
-    return _measure(
-        label, key, SensorDeviceClass.ENERGY, UnitOfEnergy.KILO_WATT_HOUR, 2, state_class=state_class
-    )
+    return _measure(label, key, SensorDeviceClass.ENERGY, 2, state_class=state_class)
 
 
 def _history(
     label: str,
     key: str,
     *,
-    unit: str | None = None,
     device_class: SensorDeviceClass | None = None,
     state_class: SensorStateClass | None = None,
     precision: int = 0,
 ) -> VeDirectSensorDescription:
     """BMV history (H1..H16): diagnostic and disabled by default (rarely looked at, noisy in the recorder)."""
     return replace(
-        _measure(label, key, device_class, unit, precision, state_class=state_class),
+        _measure(label, key, device_class, precision, state_class=state_class),
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
     )
@@ -188,18 +198,18 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _voltage("V3", "battery_voltage_3"),
         _voltage("VS", "starter_voltage"),
         _voltage("VM", "midpoint_voltage"),
-        _measure("DM", "midpoint_deviation", None, PERCENTAGE, 1),
+        _measure("DM", "midpoint_deviation", None, 1),
         _voltage("VPV", "panel_voltage"),
         _power("PPV", "panel_power", SensorStateClass.MEASUREMENT),
         _current("I", "battery_current"),
         _current("I2", "battery_current_2"),
         _current("I3", "battery_current_3"),
         _current("IL", "load_current"),
-        _measure("T", "battery_temperature", SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS, 0),
+        _measure("T", "battery_temperature", SensorDeviceClass.TEMPERATURE, 0),
         _power("P", "battery_power", SensorStateClass.MEASUREMENT),
-        _measure("CE", "consumed_amp_hours", None, AMPERE_HOUR, 1),
-        _measure("SOC", "state_of_charge", SensorDeviceClass.BATTERY, PERCENTAGE, 1),
-        _measure("TTG", "time_to_go", SensorDeviceClass.DURATION, UnitOfTime.MINUTES, 0),
+        _measure("CE", "consumed_amp_hours", None, 1),
+        _measure("SOC", "state_of_charge", SensorDeviceClass.BATTERY, 1),
+        _measure("TTG", "time_to_go", SensorDeviceClass.DURATION, 0),
         _enum("CS", "charger_state", ChargeState),
         _enum("ERR", "charger_error", ErrorCode),
         _enum("MPPT", "tracker_mode", TrackerMode),
@@ -208,28 +218,22 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _enum("OR", "off_reason", OffReason),
         _enum("AR", "alarm_reason", AlarmReason),
         _enum("WARN", "warning_reason", AlarmReason),
-        _history("H1", "deepest_discharge", unit=AMPERE_HOUR, precision=1),
-        _history("H2", "last_discharge", unit=AMPERE_HOUR, precision=1),
-        _history("H3", "average_discharge", unit=AMPERE_HOUR, precision=1),
+        _history("H1", "deepest_discharge", precision=1),
+        _history("H2", "last_discharge", precision=1),
+        _history("H3", "average_discharge", precision=1),
         _history("H4", "charge_cycles", state_class=_COUNT),
         _history("H5", "full_discharges", state_class=_COUNT),
-        _history("H6", "cumulative_amp_hours", unit=AMPERE_HOUR, precision=1),
-        _history("H7", "min_battery_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2),
-        _history("H8", "max_battery_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2),
-        _history(
-            "H9", "time_since_full_charge", unit=UnitOfTime.SECONDS, device_class=SensorDeviceClass.DURATION
-        ),
+        _history("H6", "cumulative_amp_hours", precision=1),
+        _history("H7", "min_battery_voltage", device_class=SensorDeviceClass.VOLTAGE, precision=2),
+        _history("H8", "max_battery_voltage", device_class=SensorDeviceClass.VOLTAGE, precision=2),
+        _history("H9", "time_since_full_charge", device_class=SensorDeviceClass.DURATION),
         _history("H10", "automatic_syncs", state_class=_COUNT),
         _history("H11", "low_voltage_alarms", state_class=_COUNT),
         _history("H12", "high_voltage_alarms", state_class=_COUNT),
         _history("H13", "low_starter_voltage_alarms", state_class=_COUNT),
         _history("H14", "high_starter_voltage_alarms", state_class=_COUNT),
-        _history(
-            "H15", "min_starter_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2
-        ),
-        _history(
-            "H16", "max_starter_voltage", unit=VOLT, device_class=SensorDeviceClass.VOLTAGE, precision=2
-        ),
+        _history("H15", "min_starter_voltage", device_class=SensorDeviceClass.VOLTAGE, precision=2),
+        _history("H16", "max_starter_voltage", device_class=SensorDeviceClass.VOLTAGE, precision=2),
         _energy("H17", "discharged_energy", SensorStateClass.TOTAL_INCREASING),
         _energy("H18", "charged_energy", SensorStateClass.TOTAL_INCREASING),
         _energy("H19", "yield_total", SensorStateClass.TOTAL_INCREASING),
@@ -239,13 +243,7 @@ SENSOR_DESCRIPTIONS: Mapping[str, VeDirectSensorDescription] = {
         _power("H23", "max_power_yesterday", None),
         _voltage("AC_OUT_V", "ac_output_voltage", precision=1),
         _current("AC_OUT_I", "ac_output_current", precision=1),
-        _measure(
-            "AC_OUT_S",
-            "ac_output_apparent_power",
-            SensorDeviceClass.APPARENT_POWER,
-            UnitOfApparentPower.VOLT_AMPERE,
-            0,
-        ),
+        _measure("AC_OUT_S", "ac_output_apparent_power", SensorDeviceClass.APPARENT_POWER, 0),
         _voltage("DC_IN_V", "dc_input_voltage"),
         _current("DC_IN_I", "dc_input_current", precision=1),
         _power("DC_IN_P", "dc_input_power", SensorStateClass.MEASUREMENT),
@@ -300,9 +298,9 @@ class VeDirectSensor(VeDirectFieldEntity, SensorEntity):
 
 @dataclass(frozen=True, kw_only=True)
 class VeDirectLinkSensorDescription(SensorEntityDescription):
-    """A link diagnostic computed from the coordinator."""
+    """A link diagnostic computed from the device's runtime."""
 
-    value_fn: Callable[[VeDirectCoordinator], StateType | datetime]
+    value_fn: Callable[[VeDirectRuntime], StateType | datetime]
 
 
 def _block_counter(key: str, *, enabled: bool) -> VeDirectLinkSensorDescription:
@@ -329,7 +327,7 @@ LINK_SENSOR_DESCRIPTIONS: tuple[VeDirectLinkSensorDescription, ...] = (
         device_class=SensorDeviceClass.TIMESTAMP,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        value_fn=lambda coordinator: coordinator.data.timestamp if coordinator.data else None,
+        value_fn=lambda runtime: runtime.coordinator.data.timestamp if runtime.coordinator.data else None,
     ),
 )
 
@@ -343,14 +341,7 @@ class VeDirectLinkSensor(VeDirectLinkEntity, SensorEntity):
     @override
     def native_value(self) -> StateType | datetime:
         """Read from the coordinator and its client."""
-        return self.entity_description.value_fn(self.coordinator)
-
-
-def _field_entities(coordinator: VeDirectCoordinator, label: str) -> list[Entity]:
-    """One sensor per label, except those shown as binary sensors or in the device registry."""
-    if label in BINARY_SENSOR_LABELS or label in DEVICE_INFO_LABELS:
-        return []
-    return [VeDirectSensor(coordinator, SENSOR_DESCRIPTIONS.get(label) or _other_field(label))]
+        return self.entity_description.value_fn(self.runtime)
 
 
 async def async_setup_entry(
@@ -358,14 +349,12 @@ async def async_setup_entry(
     entry: VeDirectConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Field sensors as fields appear, link diagnostics, then the Redis side's sensors."""
-    await async_setup_platform(
-        hass,
+    """Link diagnostics, field sensors as fields appear, and the sensors of the device's Redis outputs."""
+    async_add_entities([VeDirectLinkSensor(entry, description) for description in LINK_SENSOR_DESCRIPTIONS])
+    async_add_field_entities(
         entry,
+        Platform.SENSOR,
+        lambda label: VeDirectSensor(entry, SENSOR_DESCRIPTIONS.get(label) or _other_field(label)),
         async_add_entities,
-        platform=Platform.SENSOR,
-        link_entities=lambda coordinator: [
-            VeDirectLinkSensor(coordinator, desc) for desc in LINK_SENSOR_DESCRIPTIONS
-        ],
-        field_entities=_field_entities,
     )
+    entry.runtime_data.redis_outputs.async_add_sensors(async_add_entities)

@@ -28,7 +28,9 @@ UI_TIMEOUT_MS = 20_000
 PROBE_TIMEOUT_MS = 30_000
 
 # The translated errors of translations/en.json that the bad inputs must show.
-INVALID_NAME = "Use only letters, digits, _ and - (no spaces)."
+INVALID_NAME = json.loads(
+    (Path(__file__).parents[2] / "custom_components" / DOMAIN / "translations" / "en.json").read_text()
+)["config"]["error"]["invalid_name"]
 CANNOT_CONNECT = "Cannot connect to the Redis server"
 NO_DATA = "no valid VE.Direct data arrived"
 
@@ -317,8 +319,9 @@ async def scenario(
         for ref_name, column in REF_COLS:
             await expect(ui.dialog.get_by_text("Reference columns (optional)")).to_be_visible()
             await ui.fill("ref_name", ref_name)
+            # A list with a search box (a column may be typed in): pick the output's column from it.
             await ui.dialog.get_by_role("button", name="Column").click()
-            await page.get_by_role("menuitem", name=column, exact=True).click()
+            await page.get_by_role("option", name=column, exact=True).click()
             await ui.submit()
         await ui.finish()
         await expect(page.get_by_text(REDIS_NODE, exact=True).first).to_be_visible()

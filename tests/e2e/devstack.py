@@ -335,7 +335,7 @@ class Stack:
             child = Child(
                 f"simulator {device.name}",
                 [
-                    sys.executable, "-m", "custom_components.vemonitor.vedirect", "simulate",
+                    sys.executable, "-m", "vedirect_tools", "simulate",
                     *device.simulate_args, "--link", str(links / f"ttyVE-{device.name}"),
                 ],
                 self.logs / f"simulator-{device.name}.log",

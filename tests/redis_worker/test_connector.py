@@ -16,6 +16,8 @@ from redis import exceptions as rx
 from custom_components.vemonitor.redis_worker import (
     CannotConnect,
     InvalidAuth,
+    InvalidCaCert,
+    InvalidDatabase,
     NoWritePermission,
     ReadOnlyServer,
     RedisConnector,
@@ -222,10 +224,64 @@ def test_tls_connector_needs_its_context() -> None:
         RedisConnector(RedisServerSettings("127.0.0.1", 1, tls=True))
 
 
-async def test_probe_bad_ca_text(make_server: MakeServer) -> None:
+BAD_CA_TEXTS = [
+    "not a PEM",
+    "\N{GRINNING FACE}",
+    "\N{LATIN SMALL LETTER E WITH ACUTE}",
+    "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+]
+
+
+@pytest.mark.parametrize("ca_cert", BAD_CA_TEXTS)
+async def test_probe_bad_ca_text(make_server: MakeServer, ca_cert: str) -> None:
     server = make_server(tls=True)
-    with pytest.raises(TlsError):
-        await probe(RedisServerSettings(server.host, server.port, tls=True, ca_cert="not a PEM", timeout=2))
+    assert server.tls is not None
+    settings = RedisServerSettings(server.host, server.port, tls=True, ca_cert=ca_cert, timeout=2)
+    with pytest.raises(InvalidCaCert):
+        await probe(settings)
+    with pytest.raises(InvalidCaCert):
+        await probe(replace(settings, ca_cert=server.tls.key_file.read_text()))  # a key, no certificate
+    with pytest.raises(InvalidCaCert):
+        await RedisConnector.create(settings)  # what an entry's setup builds
+
+
+async def test_probe_bad_ca_text_needs_no_server() -> None:
+    """The CA is loaded before any connection: a server that is down does not hide a bad CA."""
+    with pytest.raises(InvalidCaCert):
+        await probe(RedisServerSettings("127.0.0.1", free_port(), tls=True, ca_cert="not a PEM", timeout=2))
+
+
+@pytest.mark.parametrize("db", [16, -1])
+async def test_probe_invalid_database(redis_server: RedisServer, db: int) -> None:
+    """A default server has databases 0..15: the index is reported as such, not as a server error."""
+    await probe(RedisServerSettings(redis_server.host, redis_server.port, db=15))
+    with pytest.raises(InvalidDatabase, match="DB index is out of range"):
+        await probe(RedisServerSettings(redis_server.host, redis_server.port, db=db))
+
+
+# Hosts the resolver or the ssl module cannot even encode (issue 15: HTTP 500 with TLS on).
+UNENCODABLE_HOSTS = [
+    "a" * 10_000,
+    "a" * 64 + ".x",
+    ".",
+    "a..b",
+    "\u202e127.0.0.1",
+    "127.0.0.1\x00x",
+]
+
+
+@pytest.mark.parametrize("tls", [False, True])
+@pytest.mark.parametrize("host", UNENCODABLE_HOSTS)
+async def test_probe_unencodable_host(redis_server: RedisServer, host: str, tls: bool) -> None:
+    with pytest.raises(CannotConnect):
+        await probe(RedisServerSettings(host, redis_server.port, tls=tls, timeout=2))
+
+
+@pytest.mark.parametrize("tls", [False, True])
+@pytest.mark.parametrize("port", [0, -1, 65_536, 2**70])
+async def test_probe_impossible_port(redis_server: RedisServer, port: int, tls: bool) -> None:
+    with pytest.raises(CannotConnect):
+        await probe(RedisServerSettings(redis_server.host, port, tls=tls, timeout=2))
 
 
 async def test_minimal_acl_user(make_server: MakeServer) -> None:
@@ -281,6 +337,8 @@ async def test_connector_shares_one_client(settings: RedisServerSettings) -> Non
         (rx.ReadOnlyError("READONLY replica"), ReadOnlyServer),
         (rx.OutOfMemoryError("OOM command not allowed"), ServerError),
         (rx.ResponseError("WRONGTYPE Operation against a key"), ServerError),
+        (rx.ResponseError("DB index is out of range"), InvalidDatabase),
+        (rx.ResponseError("ERR invalid DB index"), InvalidDatabase),
     ],
 )
 def test_classify(exc: Exception, expected: type[RedisWorkerError]) -> None:

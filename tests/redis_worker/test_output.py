@@ -485,3 +485,25 @@ def test_settings_validation() -> None:
         OutputSettings(redis_node="n", columns={"a": ["V"]}, cache_interval=0)
     with pytest.raises(ValueError, match="retry"):
         OutputSettings(redis_node="n", columns={"a": ["V"]}, retry_initial=5, retry_max=1)
+
+
+async def test_pending_count_follows_the_backlog_while_retries_back_off(tmp_path: Path) -> None:
+    """While the server is away the retries back off (here to 30 s), yet the listeners hear of the growing
+    backlog at every send interval (20 ms): a pending count is never older than one send interval."""
+    recorder = Recorder()
+    worker, connector = make_worker(
+        free_port(), recorder, spool=tmp_path / "spool", retry_initial=30.0, retry_max=30.0
+    )
+    worker.add(sample(1))
+    await worker.start()
+    await wait_until(recorder, lambda: bool(recorder.lost))  # the first attempt failed: now 30 s of backoff
+    seen: list[int] = []
+    worker.add_listener(lambda: seen.append(worker.pending_samples))
+    for ts in range(2, 7):
+        worker.add(sample(ts))
+        target = len(seen) + 1
+        await wait_until(recorder, lambda target=target: len(seen) >= target)
+        assert seen[-1] == ts
+    assert len(recorder.lost) == 1  # no retry in between: those notifications came from the ticks
+    await worker.stop()
+    await connector.close()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.vemonitor.vedirect.simulator import Simulator
 from tests.vedirect_sim import running_simulator
+from vedirect_tools.simulator import Simulator
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,13 @@
-"""The command line, as real subprocesses (``python -m ...``) and in-process through ``main()``.
+"""The command line, as real subprocesses (``python -m vedirect_tools``) and in-process through ``main()``.
 
-A subprocess pays the Home Assistant import of the package (seconds): the subprocess tests are few and
-cover what only a real process shows (stdin/stdout, signals, pty and TCP serving); the rest runs in-process.
+The subprocess tests cover what only a real process shows (stdin/stdout, signals, pty and TCP serving, the
+imports it does without Home Assistant); the rest runs in-process, faster and measured by coverage.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+import importlib
 import io
 import json
 from pathlib import Path
@@ -17,16 +18,28 @@ from typing import Any
 
 import pytest
 
-from custom_components.vemonitor.vedirect import cli
 from custom_components.vemonitor.vedirect.client import LinkState
 from custom_components.vemonitor.vedirect.framing import FrameParser, ParserStats
-from custom_components.vemonitor.vedirect.simulator import CaptureSource, Simulator, encode_block
 from tests.vedirect_sim import CAPTURES, WAIT, Recorder, fast_client, running_client
+from vedirect_tools import cli, protocol
+from vedirect_tools.simulator import CaptureSource, Simulator, encode_block
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 ROOT = Path(__file__).parent.parent.parent
-MODULE = [sys.executable, "-m", "custom_components.vemonitor.vedirect"]
+MODULE = [sys.executable, "-m", "vedirect_tools"]
+# ``python -m vedirect_tools``, then the top-level names of every module it imported, as JSON on stderr.
+IMPORTS_REPORTED = [
+    sys.executable,
+    "-c",
+    """\
+import json, runpy, sys
+try:
+    runpy.run_module("vedirect_tools", run_name="__main__", alter_sys=True)
+finally:
+    print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})), file=sys.stderr)
+""",
+]
 
 # captures/README.md: valid blocks and HEX frames of each capture.
 EXPECTED = {
@@ -65,9 +78,11 @@ def check_decoded(lines: list[dict[str, Any]], valid: int, hex_frames: int) -> d
     return summary
 
 
-async def run_module(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
+async def run_module(
+    *args: str, stdin: bytes | None = None, command: Sequence[str] = MODULE
+) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        *MODULE,
+        *command,
         *args,
         cwd=ROOT,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -118,6 +133,21 @@ async def test_decode_subprocess_stdin_and_path() -> None:
     assert block["values"]["LOAD"] is True
     assert block["values"]["CS"] == "off"
     assert block["values"]["MPPT"] == "off"
+
+
+async def test_decode_stdin_imports_neither_home_assistant_nor_the_integration() -> None:
+    """The tools load the protocol package alone: no Home Assistant, no integration ``__init__``, and
+    decoding bytes needs no serialx either. The output is the in-process decoder's, byte for byte."""
+    data = (CAPTURES / "bmv-712_fw0403_a.log").read_bytes()
+    code, out, err = await run_module("decode", "-", stdin=data, command=IMPORTS_REPORTED)
+    assert code == 0, err
+    check_decoded(json_lines(out), 2967, 0)
+    expected = io.StringIO()
+    cli.decode_stream(io.BytesIO(data), expected)
+    assert out == expected.getvalue()
+    imported = set(json.loads(err.splitlines()[-1]))
+    assert protocol.STANDALONE_PACKAGE in imported
+    assert imported.isdisjoint({"homeassistant", "custom_components", "serialx"})
 
 
 async def test_simulate_tcp_with_faults_read_by_decode_url() -> None:
@@ -326,3 +356,33 @@ def test_count_cut_forgets_the_events_it_does_not_print() -> None:
     assert len(kept) == 2
     assert (parser.stats.valid_blocks, parser.stats.invalid_blocks) == (2, 0)
     assert (parser.stats.hex_frames, parser.stats.invalid_hex_frames) == (0, 0)
+
+
+# --- the protocol loader ----------------------------------------------------------------------------------
+
+
+def test_tools_share_the_integration_package_once_it_is_imported() -> None:
+    """This process imported the integration first: the tools use its modules, so each class exists once."""
+    assert protocol.PACKAGE == protocol.INTEGRATION_PACKAGE
+    assert protocol.framing is sys.modules["custom_components.vemonitor.vedirect.framing"]
+    assert protocol.framing.FrameParser is FrameParser
+    with pytest.raises(AttributeError, match="no attribute 'homeassistant'"):
+        getattr(protocol, "homeassistant")  # noqa: B009 - an unknown name, which mypy would refuse
+
+
+def test_standalone_package_loads_submodules_without_its_init() -> None:
+    name = "vemonitor_vedirect_under_test"
+    package = protocol.register_standalone(name)
+    try:
+        assert protocol.register_standalone(name) is package
+        framing = importlib.import_module(f"{name}.framing")
+        assert framing.__file__ == str(protocol.SOURCE / "framing.py")
+        assert framing.FrameParser is not FrameParser  # a copy of its own, beside the integration's
+        assert f"{name}.hexproto" in sys.modules  # framing's relative import, resolved in the copy
+        assert f"{name}.client" not in sys.modules
+        assert not hasattr(package, "FrameParser")  # the package's __init__ never ran
+        events = framing.FrameParser().feed(encode_block([("V", "12800")]))
+        assert [(type(event), event.fields) for event in events] == [(framing.TextBlock, {"V": "12800"})]
+    finally:
+        for module in [module for module in sys.modules if module.partition(".")[0] == name]:
+            del sys.modules[module]

@@ -15,8 +15,8 @@ from custom_components.vemonitor.vedirect.client import (
 )
 from custom_components.vemonitor.vedirect.codes import ChargeState
 from custom_components.vemonitor.vedirect.device import DeviceFrame
-from custom_components.vemonitor.vedirect.simulator import Faults, Simulator
 from tests.vedirect_sim import WAIT, Recorder, fast_client, running_client, running_simulator
+from vedirect_tools.simulator import Faults, Simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -10,7 +10,8 @@ import serialx
 
 from custom_components.vemonitor.vedirect.framing import FrameParser, TextBlock
 from custom_components.vemonitor.vedirect.hexproto import HexFrame
-from custom_components.vemonitor.vedirect.simulator import (
+from tests.vedirect_sim import CAPTURES, WAIT
+from vedirect_tools.simulator import (
     DEVICE_KINDS,
     CaptureSource,
     Faults,
@@ -20,7 +21,6 @@ from custom_components.vemonitor.vedirect.simulator import (
     split_capture,
     synthetic_device,
 )
-from tests.vedirect_sim import CAPTURES, WAIT
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

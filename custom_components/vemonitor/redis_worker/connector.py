@@ -14,7 +14,7 @@ from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .errors import CannotConnect, TlsError, classify
+from .errors import CannotConnect, InvalidCaCert, TlsError, classify
 
 DEFAULT_PORT = 6379
 DEFAULT_TIMEOUT = 5.0
@@ -78,12 +78,16 @@ def tls_context(settings: RedisServerSettings) -> ssl.SSLContext:
     tls_verify: certificate and host name checked against the system CAs plus `ca_cert`; otherwise
     nothing is checked. Blocking (it reads the CA store and parses certificates): call it in a worker
     thread, never in the event loop, where Home Assistant reports it as a blocking call.
+    InvalidCaCert if OpenSSL cannot load `ca_cert` (not PEM, not a certificate, not ASCII).
     """
     context = ssl.create_default_context()
     context.check_hostname = settings.tls_verify
     context.verify_mode = ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE
     if settings.tls_verify and settings.ca_cert:
-        context.load_verify_locations(cadata=settings.ca_cert)
+        try:
+            context.load_verify_locations(cadata=settings.ca_cert)
+        except (ssl.SSLError, ValueError, TypeError) as err:  # TypeError: a text that is not ASCII
+            raise InvalidCaCert(f"Redis {settings.address}: the CA certificate is unusable: {err}") from None
     return context
 
 
@@ -152,17 +156,23 @@ async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor")
     trip of HSET and SADD on them and DEL of both, which Redis runs even when a command before it was
     refused: nothing is left behind. It needs the commands the outputs use (HSET, SADD) plus PING and
     DEL, nothing more (no MULTI, no CLIENT).
-    With TLS, a plain Redis on the port is detected first (see `_plain_redis_answers`).
+    With TLS, the CA certificate is loaded first (InvalidCaCert without any connection), then a plain Redis
+    on the port is detected (see `_plain_redis_answers`). Whatever fails, the probe raises a
+    RedisWorkerError, never another exception: a config flow shows each as a form error.
     """
-    if settings.tls and await _plain_redis_answers(settings):
-        raise TlsError(f"Redis {settings.address} does not speak TLS (plain Redis answered)")
     try:
-        connector = await RedisConnector.create(settings)
-    except Exception as exc:  # a CA text OpenSSL rejects
+        await _probe(settings, key_prefix)
+    except Exception as exc:
         raise classify(exc, settings.address) from None
+
+
+async def _probe(settings: RedisServerSettings, key_prefix: str) -> None:
+    connector = await RedisConnector.create(settings)  # the TLS context first: a bad CA needs no server
     token = secrets.token_hex(8)
     hash_key, set_key = f"{key_prefix}:probe:{token}:h", f"{key_prefix}:probe:{token}:s"
     try:
+        if settings.tls and await _plain_redis_answers(settings):
+            raise TlsError(f"Redis {settings.address} does not speak TLS (plain Redis answered)")
         client = connector.client
         await client.ping()
         await client.delete(hash_key, set_key)
@@ -171,8 +181,6 @@ async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor")
             pipe.sadd(set_key, "probe")
             pipe.delete(hash_key, set_key)
             await pipe.execute()
-    except Exception as exc:
-        raise classify(exc, settings.address) from None
     finally:
         await connector.close()
 
@@ -183,11 +191,14 @@ async def _plain_redis_answers(settings: RedisServerSettings) -> bool:
     Asked before a TLS attempt: a plain Redis reads a TLS ClientHello as an unfinished inline command and
     waits, so the TLS attempt would only end with the timeout and look like an unreachable host. A TLS
     server drops the plain PING at once (nothing secret is sent: no AUTH).
+    Any failure to open the connection is CannotConnect: beyond OSError and TimeoutError, a host the resolver
+    cannot encode raises UnicodeError (a label over 63 characters, an empty one, U+202E), ValueError (NUL)
+    and a port beyond 65535 OverflowError (redis-py's connect wraps the same failures in ConnectionError).
     """
     try:
         async with asyncio.timeout(settings.timeout):
             reader, writer = await asyncio.open_connection(settings.host, settings.port)
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:
         raise CannotConnect(f"Cannot reach Redis {settings.address}: {exc or type(exc).__name__}") from None
     try:
         async with asyncio.timeout(settings.timeout):

@@ -34,6 +34,14 @@ class TlsError(RedisWorkerError):
     """TLS failed: certificate not trusted/valid for the host, or no TLS on the other side."""
 
 
+class InvalidCaCert(RedisWorkerError):
+    """The CA certificate text is nothing OpenSSL can load (found before any connection is tried)."""
+
+
+class InvalidDatabase(RedisWorkerError):
+    """The server has no database of that index (SELECT: "DB index is out of range"; 16 by default)."""
+
+
 class ServerError(RedisWorkerError):
     """Any other error reply (out of memory, a key of the wrong type...)."""
 
@@ -41,10 +49,20 @@ class ServerError(RedisWorkerError):
 AUTH_ERRORS: tuple[type[RedisWorkerError], ...] = (InvalidAuth, NoWritePermission)
 """Failures that need the user (new credentials or ACL rules): the HA layer starts a reauth flow."""
 
-CONNECTION_ERRORS: tuple[type[RedisWorkerError], ...] = (CannotConnect, TlsError, InvalidAuth)
+CONNECTION_ERRORS: tuple[type[RedisWorkerError], ...] = (
+    CannotConnect,
+    TlsError,
+    InvalidAuth,
+    InvalidCaCert,
+    InvalidDatabase,
+)
 """Failures that make the whole server unusable (a PING would fail too). The others (NOPERM, READONLY,
 WRONGTYPE, OOM...) concern what one output writes: the server itself still answers.
 """
+
+# How Redis (and Valkey) refuse the SELECT of a database they do not have: an index beyond `databases`, or a
+# negative one (redis-py drops the "ERR " prefix).
+_DB_INDEX_ERRORS = ("DB index is out of range", "invalid DB index")
 
 
 def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
@@ -80,4 +98,6 @@ def classify(exc: BaseException, where: str) -> RedisWorkerError:
         return CannotConnect(f"Cannot reach Redis {where}: {reason}")
     if isinstance(exc, rx.ResponseError) and reason.startswith("NOAUTH"):
         return InvalidAuth(f"Redis {where} wants authentication: {reason}")
+    if isinstance(exc, rx.ResponseError) and any(words in reason for words in _DB_INDEX_ERRORS):
+        return InvalidDatabase(f"Redis {where} has no such database: {reason}")
     return ServerError(f"Redis {where} error: {reason}")

@@ -99,7 +99,8 @@ class OutputWorker:
     or OOM), on_back() once when writes succeed again,
     on_auth_failed(error) once per outage whose cause is InvalidAuth/NoWritePermission (start a reauth),
     on_dropped(total) when the backlog limit starts dropping the oldest samples (raise a repair issue).
-    Listeners from add_listener() are called whenever the state changes (after each send, not per add).
+    Listeners from add_listener() are called whenever the state changes: after each send attempt, and at every
+    send interval while the server is away (so that a pending count is never older than one send interval).
     """
 
     def __init__(
@@ -301,9 +302,11 @@ class OutputWorker:
                         backoff = min(max(backoff * 2, self.settings.retry_initial), self.settings.retry_max)
                         next_attempt = loop.time() + backoff
                 if self._connected is False:
-                    # Down: the rows taken since the last tick go to disk at every tick.
+                    # Down: the rows taken since the last tick go to disk at every tick, and the listeners
+                    # see the backlog grow at the same pace (the retries back off to a minute).
                     await self._spool_pending()
                     next_spool = loop.time() + interval
+                    self._notify()
 
     async def _deliver(self) -> bool:
         """Send the backlog oldest first, one chunk per round trip; False at the first failure."""

@@ -14,7 +14,17 @@ from .codes import (
     VeFlags,
 )
 from .device import DeviceFrame
-from .fields import FIELD_SPECS, FieldKind, FieldSpec, Scalar, Value, decode_value, field_spec, scalar_value
+from .fields import (
+    FIELD_SPECS,
+    FieldKind,
+    FieldSpec,
+    Scalar,
+    Value,
+    decode_field,
+    decode_value,
+    field_spec,
+    scalar_value,
+)
 from .framing import (
     MAX_FIELDS,
     MAX_HEX_DIGITS,
@@ -63,6 +73,7 @@ __all__ = [
     "VeDirectClient",
     "VeDirectError",
     "VeFlags",
+    "decode_field",
     "decode_value",
     "encode_frame",
     "field_spec",

@@ -2,33 +2,55 @@
 
 BMV/SmartShunt alternate a main block (PID, V, I, ...) and a history block (H1..H18): a consumer wants both,
 so each valid block's fields overwrite the same labels of the merged frame. Values are decoded only when their
-raw text changes, and a block that repeats one already merged without change (a BMV's history block, an MPPT
-at night) is recognised whole, which keeps the per-block cost at a few dictionary operations.
+raw text changes, into both forms at once (rich ``values`` for the UI, storable ``scalars`` that a Redis
+sample takes as they are), and a block that repeats one already merged without change (a BMV's history block,
+an MPPT at night) is recognised whole, which keeps the per-block cost at a few dictionary operations.
 """
 
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Self
 
-from .fields import Value, decode_value, format_firmware, format_firmware_24, parse_product_id
+from .fields import Scalar, Value, decode_field, format_firmware, format_firmware_24, parse_product_id
 from .framing import TextBlock
 from .products import product_name
 
 
 class DeviceFrame:
-    """Merged raw fields and decoded values of one device."""
+    """Merged raw fields, decoded values and storable scalars of one device."""
 
-    __slots__ = ("_fields", "_fields_view", "_repeats", "_values", "_values_view", "blocks")
+    __slots__ = (
+        "_fields",
+        "_fields_view",
+        "_repeats",
+        "_scalars",
+        "_scalars_view",
+        "_values",
+        "_values_view",
+        "blocks",
+    )
 
     def __init__(self) -> None:
-        self._fields: dict[str, str] = {}
-        self._values: dict[str, Value] = {}
+        self._adopt({}, {}, {}, {}, 0)
+
+    def _adopt(
+        self,
+        fields: dict[str, str],
+        values: dict[str, Value],
+        scalars: dict[str, Scalar],
+        repeats: dict[int, dict[str, str]],
+        blocks: int,
+    ) -> None:
+        self._fields = fields
+        self._values = values
+        self._scalars = scalars
         # Live read-only views, made once: consumers read them after every block.
-        self._fields_view = MappingProxyType(self._fields)
-        self._values_view = MappingProxyType(self._values)
+        self._fields_view = MappingProxyType(fields)
+        self._values_view = MappingProxyType(values)
+        self._scalars_view = MappingProxyType(scalars)
         # Field count -> fields of a block that changed nothing when merged and whose pairs all still hold.
-        self._repeats: dict[int, dict[str, str]] = {}
-        self.blocks = 0
+        self._repeats = repeats
+        self.blocks = blocks
 
     def update(self, block: TextBlock) -> bool:
         """Merge a block; invalid blocks are ignored. Returns True iff the block was merged."""
@@ -41,11 +63,12 @@ class DeviceFrame:
             return True  # every pair of the block is merged already
         fields = self._fields
         values = self._values
+        scalars = self._scalars
         changed: list[str] = []
         for label, raw in new.items():
             if fields.get(label) != raw:
                 fields[label] = raw
-                values[label] = decode_value(label, raw)
+                values[label], scalars[label] = decode_field(label, raw)
                 changed.append(label)
         if not changed:
             repeats[len(new)] = new.copy()
@@ -64,6 +87,11 @@ class DeviceFrame:
     def values(self) -> Mapping[str, Value]:
         """Merged label -> decoded value (read-only view)."""
         return self._values_view
+
+    @property
+    def scalars(self) -> Mapping[str, Scalar]:
+        """Merged label -> JSON-storable ``scalar_value``, a Redis sample's values as is (read-only view)."""
+        return self._scalars_view
 
     @property
     def product_id(self) -> int | None:
@@ -89,10 +117,12 @@ class DeviceFrame:
         return None
 
     def copy(self) -> Self:
-        """Snapshot that later updates do not change (values are immutable, so shallow copies suffice)."""
-        snapshot = type(self)()
-        snapshot._fields.update(self._fields)
-        snapshot._values.update(self._values)
-        snapshot._repeats.update(self._repeats)
-        snapshot.blocks = self.blocks
+        """Snapshot that later updates do not change (values are immutable, so shallow copies suffice).
+
+        The client makes one per block: it skips ``__init__`` and its empty dicts, and only copies dicts.
+        """
+        snapshot = object.__new__(type(self))
+        snapshot._adopt(
+            self._fields.copy(), self._values.copy(), self._scalars.copy(), self._repeats.copy(), self.blocks
+        )
         return snapshot

@@ -1,10 +1,12 @@
 """The text-mode field registry: one ``FieldSpec`` per known label, and value decoding.
 
 ``decode_value`` gives rich values (floats in base units, bools, code members, flag sets, version text) for
-the UI layer; ``scalar_value`` gives the JSON-storable form the Redis outputs write. Scaled numbers are
-computed as ``int / 10**n`` so that their repr is the shortest decimal (12064 mV -> 12.064, never
-12.064000000000002). Neither function ever raises: unknown labels give the raw text, malformed values of a
-known label give None (the raw text stays available in the block / device frame).
+the UI layer; ``scalar_value`` gives the JSON-storable form the Redis outputs write. Both come from one
+decoder per label, which ``decode_field`` runs once for both forms (the device frame keeps both, so nothing
+decodes a raw text twice). Scaled numbers are computed as ``int / 10**n`` so that their repr is the shortest
+decimal (12064 mV -> 12.064, never 12.064000000000002). No decoder raises on a value the parser delivers (at
+most 64 characters): unknown labels give the raw text, malformed values of a known label give None (the raw
+text stays available in the block / device frame).
 """
 
 from collections.abc import Callable, Mapping
@@ -32,7 +34,11 @@ NOT_AVAILABLE: Final = "---"
 
 
 class FieldKind(StrEnum):
-    """What a field holds, so that a UI layer can pick an entity type."""
+    """What a field holds, so that a UI layer can pick a platform without a label list of its own.
+
+    BOOL suits a binary sensor; PRODUCT, VERSION and SERIAL describe the device (registry, not entities);
+    every other kind suits a sensor.
+    """
 
     MEASUREMENT = "measurement"
     ENERGY = "energy"  # ever-growing (or daily) energy counter
@@ -42,6 +48,7 @@ class FieldKind(StrEnum):
     TEXT = "text"
     VERSION = "version"
     PRODUCT = "product"
+    SERIAL = "serial"
     DURATION = "duration"
     COUNT = "count"
 
@@ -119,7 +126,7 @@ FIELD_SPECS: Final[Mapping[str, FieldSpec]] = {
         FieldSpec("FW", "firmware", FieldKind.VERSION, None, "Firmware version (16 bit)"),
         FieldSpec("FWE", "firmware_24bit", FieldKind.VERSION, None, "Firmware version (24 bit)"),
         FieldSpec("PID", "product_id", FieldKind.PRODUCT, None, "Product id"),
-        FieldSpec("SER#", "serial_number", FieldKind.TEXT, None, "Serial number"),
+        FieldSpec("SER#", "serial_number", FieldKind.SERIAL, None, "Serial number"),
         FieldSpec("HSDS", "day_sequence", _N, None, "Historical data day sequence number"),
         FieldSpec("MODE", "device_mode", FieldKind.CODE, None, "Device mode", codes=DeviceMode),
         FieldSpec("AC_OUT_V", "ac_output_voltage", _M, "V", "AC output voltage", 100),
@@ -197,53 +204,92 @@ def format_firmware_24(raw: str) -> str | None:
     return None
 
 
-def _scaled(divisor: int) -> Callable[[str], float | None]:
-    def decode(raw: str) -> float | None:
+type Decoded = tuple[Value, Scalar]
+"""Both forms of one raw text: the rich ``Value`` and the storable ``Scalar``."""
+
+_UNAVAILABLE: Final[Decoded] = (None, None)
+
+
+def _scaled(divisor: int) -> Callable[[str], Decoded]:
+    def decode(raw: str) -> Decoded:
         number = parse_int(raw)
-        return None if number is None else number / divisor
+        if number is None:
+            return _UNAVAILABLE
+        value = number / divisor
+        return value, value
 
     return decode
 
 
-def _code(codes: type[VeCode]) -> Callable[[str], VeCode | None]:
-    def decode(raw: str) -> VeCode | None:
+def _count(raw: str) -> Decoded:
+    number = parse_int(raw)
+    return number, number
+
+
+def _duration(divisor: int, negative_is_infinite: bool) -> Callable[[str], Decoded]:
+    """Whole wire units for the UI, a float scalar: history keeps TTG's -1.0 (infinite), the UI gets None."""
+
+    def decode(raw: str) -> Decoded:
         number = parse_int(raw)
-        return None if number is None else codes(number)
+        if number is None:
+            return _UNAVAILABLE
+        return (None if negative_is_infinite and number < 0 else number), number / divisor
 
     return decode
 
 
-def _flags(codes: type[VeFlags]) -> Callable[[str], VeFlags | None]:
-    def decode(raw: str) -> VeFlags | None:
-        number = parse_int(raw)
-        return None if number is None or number < 0 else codes(number)
+def _bool(raw: str) -> Decoded:
+    state = parse_bool(raw)
+    return _UNAVAILABLE if state is None else (state, int(state))
+
+
+def _product(raw: str) -> Decoded:
+    """The UI wants the ``0x`` form of a PID; the scalar, as ever, any integer."""
+    number = parse_int(raw)
+    return (number if raw[:2] in ("0x", "0X") else None), number
+
+
+def _version(format_version: Callable[[str], str | None]) -> Callable[[str], Decoded]:
+    def decode(raw: str) -> Decoded:
+        return format_version(raw), raw
 
     return decode
 
 
-def _time_to_go(raw: str) -> int | None:
-    minutes = parse_int(raw)
-    return None if minutes is None or minutes < 0 else minutes
+def _code(codes: type[VeCode]) -> Callable[[str], Decoded]:
+    def decode(raw: str) -> Decoded:
+        number = parse_int(raw)
+        return _UNAVAILABLE if number is None else (codes(number), number)
+
+    return decode
 
 
-def _text(raw: str) -> str:
-    return raw
+def _flags(codes: type[VeFlags]) -> Callable[[str], Decoded]:
+    def decode(raw: str) -> Decoded:
+        number = parse_int(raw)
+        return (None if number is None or number < 0 else codes(number)), number
+
+    return decode
 
 
-def _decoder(spec: FieldSpec) -> Callable[[str], Value]:
+def _text(raw: str) -> Decoded:
+    return raw, raw
+
+
+def _decoder(spec: FieldSpec) -> Callable[[str], Decoded]:
     match spec.kind:
         case FieldKind.MEASUREMENT | FieldKind.ENERGY:
             return _scaled(spec.divisor)
         case FieldKind.COUNT:
-            return parse_int
+            return _count
         case FieldKind.DURATION:
-            return _time_to_go if spec.label == "TTG" else parse_int
+            return _duration(spec.divisor, negative_is_infinite=spec.label == "TTG")
         case FieldKind.BOOL:
-            return parse_bool
+            return _bool
         case FieldKind.PRODUCT:
-            return parse_product_id
+            return _product
         case FieldKind.VERSION:
-            return format_firmware_24 if spec.label == "FWE" else format_firmware
+            return _version(format_firmware_24 if spec.label == "FWE" else format_firmware)
         case FieldKind.CODE:
             assert spec.codes is not None
             assert issubclass(spec.codes, VeCode)
@@ -252,39 +298,26 @@ def _decoder(spec: FieldSpec) -> Callable[[str], Value]:
             assert spec.codes is not None
             assert issubclass(spec.codes, VeFlags)
             return _flags(spec.codes)
-        case FieldKind.TEXT:
-            return _text
-
-
-def _scalar(spec: FieldSpec) -> Callable[[str], Scalar]:
-    match spec.kind:
-        case FieldKind.MEASUREMENT | FieldKind.ENERGY | FieldKind.DURATION:
-            return _scaled(spec.divisor)
-        case FieldKind.COUNT | FieldKind.CODE | FieldKind.FLAGS | FieldKind.PRODUCT:
-            return parse_int
-        case FieldKind.BOOL:
-
-            def as_int(raw: str) -> int | None:
-                state = parse_bool(raw)
-                return None if state is None else int(state)
-
-            return as_int
-        case FieldKind.TEXT | FieldKind.VERSION:
+        case FieldKind.TEXT | FieldKind.SERIAL:
             return _text
 
 
 _DECODERS: Final = {label: _decoder(spec) for label, spec in FIELD_SPECS.items()}
-_SCALARS: Final = {label: _scalar(spec) for label, spec in FIELD_SPECS.items()}
+
+
+def decode_field(label: str, raw: str) -> Decoded:
+    """Both forms in one pass: ``(decode_value(label, raw), scalar_value(label, raw))``."""
+    decoder = _DECODERS.get(label)
+    if decoder is None:
+        return raw, raw
+    if raw == NOT_AVAILABLE:
+        return _UNAVAILABLE
+    return decoder(raw)
 
 
 def decode_value(label: str, raw: str) -> Value:
     """Rich value in base units; ``---`` -> None, unknown label -> raw text, malformed -> None."""
-    decoder = _DECODERS.get(label)
-    if decoder is None:
-        return raw
-    if raw == NOT_AVAILABLE:
-        return None
-    return decoder(raw)
+    return decode_field(label, raw)[0]
 
 
 def scalar_value(label: str, raw: str) -> Scalar:
@@ -292,12 +325,7 @@ def scalar_value(label: str, raw: str) -> Scalar:
 
     TTG keeps the wire's -1.0 for "infinite" here (decode_value gives None), so history stays gap-free.
     """
-    scalar = _SCALARS.get(label)
-    if scalar is None:
-        return raw
-    if raw == NOT_AVAILABLE:
-        return None
-    return scalar(raw)
+    return decode_field(label, raw)[1]
 
 
 def field_spec(label: str) -> FieldSpec | None:

@@ -31,7 +31,7 @@ import termios
 import tty
 from typing import Literal, Protocol, Self
 
-from .hexproto import Command, encode_frame
+from .protocol import hexproto
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ def apply_faults(emission: Emission, faults: Faults, rng: random.Random) -> byte
             out[-1] = (out[-1] + rng.randint(1, 255)) & 0xFF
     if faults.hex_interleave and rng.random() < faults.hex_interleave:
         register, value = rng.choice(_ASYNC_REGISTERS)
-        out += encode_frame(Command.ASYNC, struct.pack("<HB", register, 0) + value(rng))
+        out += hexproto.encode_frame(hexproto.Command.ASYNC, struct.pack("<HB", register, 0) + value(rng))
     return bytes(out)
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m custom_components.vemonitor.vedirect decode|simulate ...``.
+"""Command line: ``python -m vedirect_tools decode|simulate ...`` (or ``scripts/vedirect ...``).
 
 ``decode`` turns a capture (file, stdin or live port) into one JSON object per line; ``simulate`` serves a
 capture or a synthesised device on a new pseudo-terminal or a TCP port. See ``--help`` of each.
@@ -15,10 +15,7 @@ import signal
 import sys
 from typing import IO, Any
 
-from .client import PortOpenError, close_port, open_port
-from .codes import VeCode, VeFlags
-from .fields import decode_value
-from .framing import FrameEvent, FrameParser, ParserStats, TextBlock
+from .protocol import codes, fields, framing
 from .simulator import DEVICE_KINDS, CaptureSource, EmissionSource, Faults, Simulator, synthetic_device
 
 _CHUNK = 65536
@@ -43,9 +40,9 @@ Ends on SIGINT or SIGTERM."""
 
 def json_value(value: object) -> Any:
     """A decoded value as JSON: enum members as their key, flag sets as their keys' list."""
-    if isinstance(value, VeFlags):
+    if isinstance(value, codes.VeFlags):
         return value.keys
-    if isinstance(value, VeCode):
+    if isinstance(value, codes.VeCode):
         return value.key
     if isinstance(value, Enum):
         return value.name.lower() if value.name else value.value
@@ -58,17 +55,17 @@ def json_value(value: object) -> Any:
     return str(value)
 
 
-def event_json(event: FrameEvent) -> dict[str, Any]:
+def event_json(event: framing.FrameEvent) -> dict[str, Any]:
     """One parser event as the JSON object ``decode`` prints."""
-    if isinstance(event, TextBlock):
+    if isinstance(event, framing.TextBlock):
         if not event.valid:
             return {"type": "block", "valid": False}
-        fields = {label: raw for label, raw in event.fields.items() if label != _CHECKSUM_LABEL}
+        texts = {label: raw for label, raw in event.fields.items() if label != _CHECKSUM_LABEL}
         return {
             "type": "block",
             "valid": True,
-            "fields": fields,
-            "values": {label: json_value(decode_value(label, raw)) for label, raw in fields.items()},
+            "fields": texts,
+            "values": {label: json_value(fields.decode_value(label, raw)) for label, raw in texts.items()},
         }
     register = event.register
     flags = event.flags
@@ -82,7 +79,7 @@ def event_json(event: FrameEvent) -> dict[str, Any]:
     }
 
 
-def summary_json(stats: ParserStats) -> dict[str, Any]:
+def summary_json(stats: framing.ParserStats) -> dict[str, Any]:
     """The closing summary line."""
     return {
         "type": "summary",
@@ -94,35 +91,39 @@ def summary_json(stats: ParserStats) -> dict[str, Any]:
     }
 
 
-def _print_events(events: Iterable[FrameEvent], out: IO[str]) -> int:
+def _print_events(events: Iterable[framing.FrameEvent], out: IO[str]) -> int:
     """Print the events; return how many valid blocks there were."""
     valid = 0
     for event in events:
         out.write(json.dumps(event_json(event)) + "\n")
-        if isinstance(event, TextBlock) and event.valid:
+        if isinstance(event, framing.TextBlock) and event.valid:
             valid += 1
     return valid
 
 
-def decode_stream(stream: IO[bytes], out: IO[str]) -> ParserStats:
+def decode_stream(stream: IO[bytes], out: IO[str]) -> framing.ParserStats:
     """Decode a whole byte stream (file or stdin)."""
-    parser = FrameParser()
+    parser = framing.FrameParser()
     while chunk := stream.read(_CHUNK):
         _print_events(parser.feed(chunk), out)
     out.write(json.dumps(summary_json(parser.stats)) + "\n")
     return parser.stats
 
 
-async def decode_url(url: str, out: IO[str], *, count: int | None, duration: float | None) -> ParserStats:
+async def decode_url(
+    url: str, out: IO[str], *, count: int | None, duration: float | None
+) -> framing.ParserStats:
     """Decode a live port until ``count`` valid blocks, ``duration`` seconds, EOF, or SIGINT/SIGTERM."""
+    from .protocol import client  # serialx: only for a live port
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     timer = None if duration is None else loop.call_later(duration, stop.set)
-    parser = FrameParser()
+    parser = framing.FrameParser()
     try:
-        reader, writer = await open_port(url, open_timeout=15.0)
+        reader, writer = await client.open_port(url, open_timeout=15.0)
         try:
             valid = 0
             while count is None or valid < count:
@@ -146,7 +147,7 @@ async def decode_url(url: str, out: IO[str], *, count: int | None, duration: flo
         except OSError as err:
             print(f"decode: {url}: {err}", file=sys.stderr)
         finally:
-            await close_port(writer)
+            await client.close_port(writer)
     finally:
         if timer is not None:
             timer.cancel()
@@ -157,14 +158,16 @@ async def decode_url(url: str, out: IO[str], *, count: int | None, duration: flo
     return parser.stats
 
 
-def _first_valid_blocks(events: list[FrameEvent], limit: int, stats: ParserStats) -> list[FrameEvent]:
+def _first_valid_blocks(
+    events: list[framing.FrameEvent], limit: int, stats: framing.ParserStats
+) -> list[framing.FrameEvent]:
     """The events up to and including the ``limit``-th valid block; ``stats`` forgets the others."""
     for index, event in enumerate(events):
-        if isinstance(event, TextBlock) and event.valid:
+        if isinstance(event, framing.TextBlock) and event.valid:
             limit -= 1
             if limit == 0:
                 for dropped in events[index + 1 :]:
-                    if isinstance(dropped, TextBlock):
+                    if isinstance(dropped, framing.TextBlock):
                         stats.valid_blocks -= dropped.valid
                         stats.invalid_blocks -= not dropped.valid
                     else:
@@ -214,7 +217,7 @@ async def simulate(sim: Simulator, out: IO[str]) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of both commands."""
     parser = argparse.ArgumentParser(
-        prog="python -m custom_components.vemonitor.vedirect",
+        prog="python -m vedirect_tools",
         description="VE.Direct tools: decode captures or live ports, simulate devices.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -267,9 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.url is None and (args.count is not None or args.duration is not None):
             parser.error("--count and --duration need --url")
         if args.url is not None:
+            from .protocol import client
+
             try:
                 asyncio.run(decode_url(args.url, out, count=args.count, duration=args.duration))
-            except PortOpenError as err:
+            except client.PortOpenError as err:
                 print(f"decode: {err}", file=sys.stderr)
                 return 2
             return 0
