@@ -33,8 +33,10 @@ from tests.redis_server import AclUser, RedisServer
 PASSWORD = "s3cret-pw"
 WRITER = AclUser("writer", "writer-pw", "~* &* +@all")
 READER = AclUser("reader", "reader-pw", "~* +@read +ping")
-# The minimal rule documented for users (docs/user-guide.md): no +@connection, no MULTI, no INFO.
-MINIMAL = AclUser("minimal", "minimal-pw", "resetkeys ~vemonitor:probe:* ~bat* -@all +ping +hset +sadd +del")
+# The minimal rule documented for users (docs/user-guide.md): no +@connection, no MULTI.
+MINIMAL = AclUser(
+    "minimal", "minimal-pw", "resetkeys ~vemonitor:probe:* ~bat* -@all +ping +hset +sadd +del +info +hsetex"
+)
 NO_INFO = AclUser("noinfo", "noinfo-pw", "~* &* +@all -info")  # may write, may not read the server's INFO
 
 

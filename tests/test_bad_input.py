@@ -146,6 +146,20 @@ BAD_INTERVALS = {
     "text": "five",
     "list": [5],
 }
+BAD_RETENTIONS = {
+    "3650 days and a second": {"days": 3650, "seconds": 1},
+    "3651 days": {"days": 3651},
+    "negative": {"days": -1},
+    "nan": {"hours": math.nan},
+    "inf": {"hours": math.inf},
+    "unknown unit": {"weeks": 1},
+    "empty": {},
+    "text amount": {"days": "7"},
+    "bool amount": {"days": True},
+    "text": "7 days",
+    "number": 604_800,
+    "list": [7],
+}
 BAD_SERIAL_PORTS = {
     "NUL": "/dev/tty\x00x",
     "newline": "/dev/tty\nUSB0",
@@ -690,7 +704,8 @@ async def output_at_node_step(hass: HomeAssistant, server: MockConfigEntry, devi
     rows("redis_node", "invalid_name", BAD_NAMES)
     + rows("time_interval", OUT_OF_RANGE, BAD_INTERVALS)
     + rows("cache_interval", OUT_OF_RANGE, BAD_INTERVALS)
-    + rows("backlog_limit", OUT_OF_RANGE, BAD_BACKLOG_LIMITS),
+    + rows("backlog_limit", OUT_OF_RANGE, BAD_BACKLOG_LIMITS)
+    + rows("retention", "invalid_retention", BAD_RETENTIONS),
 )
 async def test_output_settings_refuse(
     hass: HomeAssistant,
@@ -737,8 +752,21 @@ async def test_output_sends_at_least_hourly(
         {"time_interval": 60.0, "cache_interval": 60.0},
         {"backlog_limit": 1},
         {"backlog_limit": 604_800},
+        {"retention": {"days": 0}},
+        {"retention": {"days": 3650}},
+        {"retention": {"days": 3649, "hours": 23, "minutes": 59, "seconds": 59}},
     ],
-    ids=["node 64", "3600x1", "1x3600", "60x60", "backlog 1", "backlog 604800"],
+    ids=[
+        "node 64",
+        "3600x1",
+        "1x3600",
+        "60x60",
+        "backlog 1",
+        "backlog 604800",
+        "retention 0 (forever)",
+        "retention 3650 days",
+        "retention just under",
+    ],
 )
 async def test_output_settings_accept_the_bounds(
     hass: HomeAssistant, output_device: tuple[MockConfigEntry, MockConfigEntry], changes: dict[str, Any]

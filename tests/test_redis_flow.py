@@ -136,7 +136,7 @@ async def test_refused_credentials(
 
 
 async def test_minimal_acl_user(hass: HomeAssistant, redis_auth: RedisServer) -> None:
-    """The ACL rule of the user guide is enough to create and load a server (no CLIENT SETNAME, no INFO)."""
+    """The ACL rule of the user guide is enough to create and load a server (no CLIENT SETNAME)."""
     flow_id = await _start(hass)
     result = await hass.config_entries.flow.async_configure(
         flow_id, _form(redis_auth, **{CONF_USERNAME: MINIMAL.name, CONF_PASSWORD: MINIMAL.password})

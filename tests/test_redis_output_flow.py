@@ -22,6 +22,8 @@ from custom_components.vemonitor.const import (
     CONF_REDIS_DATA_STRUCTURE,
     CONF_REDIS_NODE,
     CONF_REF_COLS,
+    CONF_RETENTION,
+    CONF_SET_MEMBERS,
     CONF_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_VEDIRECT,
@@ -42,6 +44,10 @@ def block_entry(name: str = "bmv700", time_interval: int = 1, **kwargs: Any) -> 
         options={CONF_TIME_INTERVAL: time_interval},
         **kwargs,
     )
+
+
+# What a new output stores beside output_data(): a week of points, node names in the SET.
+NEW_OUTPUT = {CONF_RETENTION: 7 * 86_400, CONF_SET_MEMBERS: "nodes"}
 
 
 def output_data(source: str, redis_node: str = "bat_bmv700", **extra: Any) -> dict[str, Any]:
@@ -130,7 +136,7 @@ async def test_create_seed_example(hass: HomeAssistant, redis_plain: RedisServer
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "bat_bmv700"
     assert result["data"] == output_data(
-        server.entry_id, **{CONF_REF_COLS: [["bat_voltage", "V"], ["bat_current", "I"]]}
+        server.entry_id, **{CONF_REF_COLS: [["bat_voltage", "V"], ["bat_current", "I"]]}, **NEW_OUTPUT
     )
     (subentry,) = block.subentries.values()
     assert subentry.subentry_type == SUBENTRY_REDIS_OUTPUT
@@ -202,6 +208,7 @@ async def test_several_nodes_and_errors(hass: HomeAssistant, redis_plain: RedisS
         **{
             CONF_COLUMNS: {"bmv700": ["V", "I"], "history": ["H1", "CUSTOM"]},
             CONF_REF_COLS: [["bat_voltage", "V"]],
+            **NEW_OUTPUT,
         },
     )
 
@@ -280,7 +287,39 @@ async def test_reconfigure(hass: HomeAssistant, redis_plain: RedisServer, change
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     expected_columns = {"bmv700": SEED_COLUMNS, "history": ["H2"] if change_nodes else ["H1", "H2"]}
+    # Made before retention existed: it keeps everything, and its SET keeps holding node names.
     assert dict(block.subentries[subentry_id].data) == stored | {
         CONF_CACHE_INTERVAL: 10,
         CONF_COLUMNS: expected_columns,
+        CONF_RETENTION: 0,
+        CONF_SET_MEMBERS: "nodes",
     }
+
+
+async def test_memory_estimate_and_retention(hass: HomeAssistant, redis_plain: RedisServer) -> None:
+    """The form tells the Redis memory a node takes per day and for the chosen retention, before saving; a
+    new output keeps a week by default, stored in seconds, and its SET may list hash names instead."""
+    server = server_entry(redis_plain)
+    server.add_to_hass(hass)
+    block = block_entry()
+    block.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (block.entry_id, SUBENTRY_REDIS_OUTPUT), context={"source": SOURCE_USER}
+    )
+    # One point per second: 86,400 points a day, 164 bytes each (a hash field with its expiry).
+    assert result["description_placeholders"]["per_day"] == "14.2 MB"
+    assert result["description_placeholders"]["per_week"] == "99.2 MB"
+    flow_id = result["flow_id"]
+    configure = hass.config_entries.subentries.async_configure
+    result = await configure(
+        flow_id,
+        settings_form(server.entry_id, **{CONF_RETENTION: {"days": 30}, CONF_SET_MEMBERS: "hashes"}),
+    )
+    assert result["step_id"] == "node"
+    assert result["description_placeholders"]["days"] == "30"
+    assert result["description_placeholders"]["memory"] == "425.1 MB"
+    result = await configure(flow_id, {"node_name": "bmv700", CONF_COLUMNS: ["V"], "add_another": False})
+    result = await configure(flow_id, {"add_another": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_RETENTION] == 30 * 86_400
+    assert result["data"][CONF_SET_MEMBERS] == "hashes"

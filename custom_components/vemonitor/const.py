@@ -35,6 +35,15 @@ CONF_REDIS_NODE: Final = "redis_node"
 CONF_COLUMNS: Final = "columns"
 CONF_REF_COLS: Final = "ref_cols"
 CONF_BACKLOG_LIMIT: Final = "backlog_limit"
+CONF_RETENTION: Final = (
+    "retention"  # seconds an output keeps its points; 0 (or absent: older outputs) forever
+)
+CONF_SET_MEMBERS: Final = (
+    "set_members"  # what the SET of nodes holds: node names, or hash names (vemonitor 0.1)
+)
+SET_MEMBERS_NODES: Final = "nodes"
+SET_MEMBERS_HASHES: Final = "hashes"
+DEFAULT_RETENTION: Final = 7 * 86_400
 DEFAULT_REDIS_DATA_STRUCTURE: Final = "HmapTimeSeries"
 DEFAULT_CACHE_INTERVAL: Final = 5
 

@@ -1,14 +1,25 @@
-"""One VE.Direct device: the background client, and the coordinator that samples it every time_interval."""
+"""One VE.Direct device: the background client, and the coordinator that samples it once per slot.
+
+A slot is `floor(t / time_interval) * time_interval` in whole seconds of UTC: the series a Redis output
+stores has exactly one sample per slot while the device sends (see SlotClock).
+"""
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+import math
+from random import randint
 from typing import NoReturn, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_PORT
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HassJob, HassJobType, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.event import (
+    RANDOM_MICROSECOND_MAX,
+    RANDOM_MICROSECOND_MIN,
+    async_track_point_in_utc_time,
+)
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -21,8 +32,61 @@ from .vedirect import DeviceFrame, LinkState, VeDirectClient
 type SampleListener = Callable[[VeDirectSample], None]
 
 
+class SlotClock:
+    """Which slots a tick takes, so that every slot gets exactly one sample.
+
+    A tick takes the slot it falls in, and also every slot since the previous tick's that got none: a late
+    tick (the event loop was busy) still fills the slot that was due, and a stall of several slots leaves
+    no hole. At most `limit` slots per tick (the stall window): slots further back stay empty, as they would
+    if the link had been lost, and a clock set forward by hours does not flood the outputs.
+    A tick in the slot already taken (jitter, a refresh asked for in between) takes the next slot, one
+    finding that taken too takes none: a slot is never given twice, and the next scheduled tick waits for
+    the clock to catch up. A clock set back by more than `limit` slots starts the series over from there.
+    """
+
+    def __init__(self, interval: int, limit: int, name: str = "") -> None:
+        self.interval = interval
+        self.limit = limit
+        self.name = name  # for the log
+        self.last: int | None = None  # the newest slot taken or skipped
+
+    def slot_of(self, now: float) -> int:
+        """The slot of a POSIX time."""
+        return math.floor(now / self.interval) * self.interval
+
+    def take(self, now: float) -> range:
+        """The slots a tick at `now` samples, oldest first (empty: none is free yet)."""
+        step, last, current = self.interval, self.last, self.slot_of(now)
+        if last is None or last - current >= self.limit * step:
+            if last is not None:
+                LOGGER.warning(
+                    "%s: the clock went back by %d s; the samples start over from there",
+                    self.name,
+                    last - current,
+                )
+            first = current
+        elif current > last:
+            first = max(last + step, current - (self.limit - 1) * step)
+        elif current == last:
+            first = current = last + step
+        else:
+            return range(0)
+        self.last = current
+        return range(first, current + step, step)
+
+    def skip(self, now: float) -> None:
+        """A tick without a sample (no valid block): its slot and those before it stay empty."""
+        current = self.slot_of(now)
+        if self.last is None or current > self.last:
+            self.last = current
+
+    def next_start(self, now: float) -> int:
+        """Where the next free slot starts."""
+        return (self.slot_of(now) if self.last is None else self.last) + self.interval
+
+
 class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
-    """Samples the latest merged frame every time_interval; fails while no valid block arrives."""
+    """Samples the latest merged frame once per slot of time_interval; fails while no valid block arrives."""
 
     config_entry: ConfigEntry
 
@@ -48,6 +112,11 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         self._received_at: datetime | None = None
         self._client_reported = asyncio.Event()  # set on every frame and link state change (for setup)
         self._sample_listeners: list[SampleListener] = []
+        self._slots = SlotClock(interval, max(1, stall_seconds(interval) // interval), entry.title)
+        # After the slot starts, like the base class's stagger: blocks from several devices do not all
+        # wake the loop at once, and a timer firing a little early still lands in its slot.
+        self._stagger = randint(RANDOM_MICROSECOND_MIN, RANDOM_MICROSECOND_MAX) / 10**6
+        self._slot_job = HassJob(self._slot_due, f"{self.name} sample", job_type=HassJobType.Callback)
 
     @callback
     def async_add_sample_listener(self, listener: SampleListener) -> CALLBACK_TYPE:
@@ -84,21 +153,60 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
             ) from err
         self._update_device_info(self._frame)
 
+    @callback
+    @override
+    def _schedule_refresh(self) -> None:
+        """The next refresh at the start of the next free slot (+ the stagger), on the wall clock.
+
+        The base class schedules whole seconds of the monotonic clock, whose phase against the wall clock
+        is arbitrary: its ticks could sit on a slot boundary, where jitter makes one take a slot early and
+        the next skip one (SlotClock would mend both: aligned, it has nothing to mend). As in the base
+        class: nothing while the entry's polling is disabled, cancelled at each refresh and on shutdown
+        (_async_unsub_refresh), and the refresh runs as a scheduled one (skipped while HA stops).
+        """
+        if self.config_entry.pref_disable_polling:
+            return
+        self._async_unsub_refresh()
+        due = self._slots.next_start(dt_util.utcnow().timestamp()) + self._stagger
+        self._unsub_refresh = async_track_point_in_utc_time(
+            self.hass, self._slot_job, datetime.fromtimestamp(due, UTC)
+        )
+
+    @callback
+    def _slot_due(self, _now: datetime) -> None:
+        self.config_entry.async_create_background_task(
+            self.hass, self._handle_refresh_interval(), f"{self.name} sample"
+        )
+
     @override
     async def _async_update_data(self) -> VeDirectSample:
-        """Take one sample, or fail when the last valid block is older than the stall window."""
+        """Sample every slot this tick takes, or fail when the last valid block is older than the stall
+        window.
+
+        The sample listeners (the Redis outputs) get one sample per slot, oldest first; slots a late tick
+        fills hold the frame as it is at that tick (the blocks in between are not kept). The entities get
+        the newest only, once per tick. A tick that finds no free slot returns the current sample again.
+        """
         now = dt_util.utcnow()
         frame, received_at = self._frame, self._received_at
         if frame is None or received_at is None or now - received_at > self.stall_after:
+            self._slots.skip(now.timestamp())
             self._link_lost(now)
+        slots = self._slots.take(now.timestamp())
+        if not slots:
+            return self.data
         # The client hands a fresh snapshot per block and nothing mutates it: no second copy per sample.
-        sample = VeDirectSample(timestamp=now, frame=frame, received_at=received_at)
-        for listener in list(self._sample_listeners):
-            try:
-                listener(sample)
-            except Exception:
-                LOGGER.exception("Sample listener of %s failed", self.name)
-        return sample
+        samples = [
+            VeDirectSample(timestamp=datetime.fromtimestamp(slot, UTC), frame=frame, received_at=received_at)
+            for slot in slots
+        ]
+        for sample in samples:
+            for listener in list(self._sample_listeners):
+                try:
+                    listener(sample)
+                except Exception:
+                    LOGGER.exception("Sample listener of %s failed", self.name)
+        return samples[-1]
 
     def _link_lost(self, now: datetime) -> NoReturn:
         """Warn once, watch for a vanished port (repair issue), and fail the update."""

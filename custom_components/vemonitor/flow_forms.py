@@ -5,6 +5,8 @@ from typing import Any, override
 
 from homeassistant.const import CONF_PASSWORD
 from homeassistant.helpers.selector import (
+    DurationSelector,
+    DurationSelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -39,6 +41,17 @@ class BoundedNumberSelector(NumberSelector):
             return data  # not a number: the flow's validator says so, on its field
 
 
+class CheckedDurationSelector(DurationSelector):
+    """A duration (days, hours, minutes, seconds) whose value the flow checks, for the same reason."""
+
+    @override
+    def __call__(self, data: Any) -> Any:
+        return data
+
+
+DURATION_SELECTOR = CheckedDurationSelector(DurationSelectorConfig(enable_day=True))
+
+
 def number_selector(minimum: int, maximum: int, unit: str | None = None) -> NumberSelector:
     """A whole-number box with its bounds (checked by the flows: the browser is not the only client)."""
     config = NumberSelectorConfig(min=minimum, max=maximum, step=1, mode=NumberSelectorMode.BOX)
@@ -56,9 +69,9 @@ MULTILINE_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
 
 def redisplayed(user_input: Mapping[str, Any] | None) -> dict[str, Any]:
     """A refused form's input to show again: never a password, and only values a form field holds (the REST
-    API can send anything; a dict is not echoed into a text box)."""
+    API can send anything)."""
     return {
         key: value
         for key, value in (user_input or {}).items()
-        if key != CONF_PASSWORD and isinstance(value, str | int | float | list)
+        if key != CONF_PASSWORD and isinstance(value, str | int | float | list | dict)
     }

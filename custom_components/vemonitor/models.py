@@ -22,9 +22,12 @@ from .vedirect import DeviceFrame, VeDirectClient
 
 @dataclass(frozen=True, slots=True)
 class VeDirectSample:
-    """The device's state at one instant: what the entities show and every Redis output stores."""
+    """The device's state in one slot: what the entities show and every Redis output stores.
 
-    timestamp: datetime  # aware UTC: when the sample was taken
+    The slots a late tick fills (coordinator.SlotClock) get a sample each, all with that tick's frame.
+    """
+
+    timestamp: datetime  # aware UTC, whole seconds: the slot, floor(t / time_interval) * time_interval
     frame: DeviceFrame  # the client's snapshot of the merged frame; nothing mutates it
     received_at: datetime  # aware UTC: when the newest block of that frame arrived
 

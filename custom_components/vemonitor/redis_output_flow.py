@@ -28,13 +28,18 @@ from .const import (
     CONF_REDIS_DATA_STRUCTURE,
     CONF_REDIS_NODE,
     CONF_REF_COLS,
+    CONF_RETENTION,
+    CONF_SET_MEMBERS,
     CONF_TIME_INTERVAL,
     DEFAULT_CACHE_INTERVAL,
     DEFAULT_REDIS_DATA_STRUCTURE,
+    DEFAULT_RETENTION,
     DEFAULT_TIME_INTERVAL,
     DOMAIN,
+    SET_MEMBERS_HASHES,
+    SET_MEMBERS_NODES,
 )
-from .flow_forms import form_schema, number_selector, redisplayed
+from .flow_forms import DURATION_SELECTOR, form_schema, number_selector, redisplayed
 from .models import is_vedirect
 from .redis_outputs import output_subentries
 from .redis_server import redis_server_entries, server_identity
@@ -56,6 +61,7 @@ from .validation import (
     valid_cache_interval,
     valid_columns,
     valid_name,
+    valid_retention,
     valid_time_interval,
     validate_form,
 )
@@ -72,18 +78,48 @@ _SETTINGS_FIELDS: dict[str, Callable[[Any], object]] = {
     CONF_TIME_INTERVAL: valid_time_interval,
     CONF_CACHE_INTERVAL: valid_cache_interval,
     CONF_BACKLOG_LIMIT: valid_backlog_limit,
+    CONF_RETENTION: valid_retention,
 }
 _NODE_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NODE_NAME: valid_name, CONF_COLUMNS: valid_columns}
 _REF_FIELDS: dict[str, Callable[[Any], object]] = {CONF_REF_NAME: valid_name}
 SECONDS_PER_DAY = 86_400
+# Redis memory of one point of a BMV row (7 columns) with its expiry, measured on Redis 8.0 (scripts/bench
+# redis): a hash field with its TTL, a stream entry.
+BYTES_PER_POINT = {"HmapTimeSeries": 164, "Stream": 52}
 # Columns suggested for a new node: the usual measurements, those the device sends.
 SUGGESTED_COLUMNS = ("V", "I", "P", "SOC", "VPV", "PPV", "CS")
 
 
+def device_interval(device: ConfigEntry) -> int:
+    """Seconds between two samples of the device (each one is a point of every output)."""
+    return max(1, int(device.options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)))
+
+
 def default_backlog_limit(device: ConfigEntry) -> int:
     """One day of the device's samples."""
-    interval = max(1, int(device.options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)))
-    return max(1, SECONDS_PER_DAY // interval)
+    return max(1, SECONDS_PER_DAY // device_interval(device))
+
+
+def node_memory(device: ConfigEntry, seconds: float, structure: str = DEFAULT_REDIS_DATA_STRUCTURE) -> float:
+    """Bytes one node of an output takes in Redis for `seconds` of the device's points."""
+    per_point = BYTES_PER_POINT.get(structure, BYTES_PER_POINT[DEFAULT_REDIS_DATA_STRUCTURE])
+    return seconds / device_interval(device) * per_point
+
+
+def memory_text(size: float) -> str:
+    """A memory figure as a person reads it: 850 kB, 8.6 MB, 1.2 GB (decimal units, as Redis reports)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}".replace(".0 ", " ")
+    return f"{max(1, round(size / 1e3))} kB"
+
+
+def duration(seconds: int) -> dict[str, int]:
+    """Whole seconds as the duration selector shows them."""
+    days, rest = divmod(int(seconds), SECONDS_PER_DAY)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    return {"days": days, "hours": hours, "minutes": minutes, "seconds": secs}
 
 
 def sent_labels(device: ConfigEntry) -> list[str]:
@@ -163,7 +199,10 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
         if not servers:
             return self.async_abort(reason="no_redis_server")
         errors: dict[str, str] = {}
+        # Outputs made before retention existed keep everything (absent = 0 = forever); new ones 7 days.
+        retention = duration(stored.get(CONF_RETENTION, 0) if stored else DEFAULT_RETENTION)
         if user_input is not None:
+            user_input = {CONF_RETENTION: retention, **user_input}
             values, errors = validate_form(user_input, _SETTINGS_FIELDS)
             source = servers.get(user_input.get(CONF_SOURCE, ""))
             if source is None:
@@ -180,6 +219,7 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
                     CONF_SOURCE: source.entry_id,
                     CONF_REDIS_DATA_STRUCTURE: user_input.get(CONF_REDIS_DATA_STRUCTURE)
                     or DEFAULT_REDIS_DATA_STRUCTURE,
+                    CONF_SET_MEMBERS: user_input.get(CONF_SET_MEMBERS) or SET_MEMBERS_NODES,
                     **values,
                 }
                 return await self.async_step_node()
@@ -190,7 +230,9 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
             CONF_TIME_INTERVAL: DEFAULT_TIME_INTERVAL,
             CONF_CACHE_INTERVAL: DEFAULT_CACHE_INTERVAL,
             CONF_BACKLOG_LIMIT: default_backlog_limit(device),
+            CONF_SET_MEMBERS: SET_MEMBERS_NODES,
             **stored,
+            CONF_RETENTION: retention,
             **redisplayed(user_input),
         }
         source_options = [
@@ -207,6 +249,14 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
                 ),
                 vol.Required(CONF_TIME_INTERVAL): number_selector(TIME_INTERVAL_MIN, TIME_INTERVAL_MAX, "s"),
                 vol.Required(CONF_CACHE_INTERVAL): number_selector(CACHE_INTERVAL_MIN, CACHE_INTERVAL_MAX),
+                vol.Optional(CONF_RETENTION): DURATION_SELECTOR,
+                vol.Optional(CONF_SET_MEMBERS): SelectSelector(
+                    SelectSelectorConfig(
+                        options=[SET_MEMBERS_NODES, SET_MEMBERS_HASHES],
+                        translation_key=CONF_SET_MEMBERS,
+                        mode=SelectSelectorMode.DROPDOWN,
+                    )
+                ),
                 vol.Required(CONF_BACKLOG_LIMIT): number_selector(BACKLOG_LIMIT_MIN, BACKLOG_LIMIT_MAX),
             }
         )
@@ -214,7 +264,12 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, defaults),
             errors=errors,
-            description_placeholders={CONF_NAME: device.title},
+            description_placeholders={
+                CONF_NAME: device.title,
+                "interval": str(device_interval(device)),
+                "per_day": memory_text(node_memory(device, SECONDS_PER_DAY)),
+                "per_week": memory_text(node_memory(device, 7 * SECONDS_PER_DAY)),
+            },
         )
 
     def _redis_node_in_use(self, source: ConfigEntry, redis_node: str) -> bool:
@@ -250,6 +305,7 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
                 return await self.async_step_ref_cols()
         index = len(self._columns)
         device = self._get_entry()
+        structure = self._settings[CONF_REDIS_DATA_STRUCTURE]
         first: dict[str, Any] = {}
         if index == 0:
             first_name = device.title.lower() if NAME_PATTERN.fullmatch(device.title) else None
@@ -273,7 +329,12 @@ class RedisOutputSubentryFlow(ConfigSubentryFlow):
             step_id="node",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
             errors=errors,
-            description_placeholders={"count": str(index + 1)},
+            description_placeholders={
+                "count": str(index + 1),
+                "days": f"{self._settings[CONF_RETENTION] / SECONDS_PER_DAY:g}",
+                "memory": memory_text(node_memory(device, self._settings[CONF_RETENTION], structure)),
+                "per_day": memory_text(node_memory(device, SECONDS_PER_DAY, structure)),
+            },
         )
 
     async def async_step_ref_cols(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:

@@ -1,9 +1,9 @@
 """The Redis outputs of one VE.Direct device: a worker per redis_output subentry, fed with every sample.
 
 Outputs are reconciled live when subentries are added, changed or removed (no reload of the device), and
-stopped with a final flush on unload and on Home Assistant stop. An output asks the server registry for its
-server's pool at each send, so it keeps buffering while that entry is not loaded, and picks up the new pool
-after a reauth or reconfigure.
+stopped with a final flush on unload and on Home Assistant stop. An output asks its ServerLink for a pool
+at each send (the server entry's, or its own while that entry is not loaded), so it picks up the new pool
+after a reauth or reconfigure, and it delivers as soon as an away server answers again.
 """
 
 import asyncio
@@ -32,14 +32,17 @@ from .const import (
     CONF_REDIS_DATA_STRUCTURE,
     CONF_REDIS_NODE,
     CONF_REF_COLS,
+    CONF_RETENTION,
+    CONF_SET_MEMBERS,
     CONF_TIME_INTERVAL,
     DOMAIN,
+    SET_MEMBERS_NODES,
     SUBENTRY_REDIS_OUTPUT,
 )
 from .identity import device_key
 from .models import VeDirectSample, signal_redis_server_ready
 from .redis_entities import OUTPUT_SENSORS, REDIS_MANUFACTURER, RedisOutputSensor
-from .redis_server import async_get_redis_server
+from .redis_server import ServerLink, async_get_redis_server
 from .redis_worker import (
     CannotConnect,
     OutputSettings,
@@ -67,6 +70,8 @@ class OutputConfig:
     backlog_limit: int
     columns: dict[str, list[str]]
     ref_cols: list[list[str]]
+    retention: int  # seconds, 0 = forever: also for outputs older than the setting (never trimmed unasked)
+    set_members: str  # "nodes" (also for outputs older than the setting) or "hashes"
 
     @classmethod
     def from_subentry(cls, subentry: ConfigSubentry) -> OutputConfig:
@@ -81,6 +86,8 @@ class OutputConfig:
             backlog_limit=int(data[CONF_BACKLOG_LIMIT]),
             columns={node: list(labels) for node, labels in data[CONF_COLUMNS].items()},
             ref_cols=[list(pair) for pair in data.get(CONF_REF_COLS, [])],
+            retention=int(data.get(CONF_RETENTION, 0)),
+            set_members=data.get(CONF_SET_MEMBERS, SET_MEMBERS_NODES),
         )
 
 
@@ -104,9 +111,11 @@ class RedisOutput:
         self.config = OutputConfig.from_subentry(subentry)
         self.spool_path = _spool_path(hass, subentry.subentry_id)
         self._listeners: list[CALLBACK_TYPE] = []
+        self.link = ServerLink(hass, self.config.source)
         self.worker = self._new_worker()
         self._stopped = True
         self._unsubscribe_ready: CALLBACK_TYPE = lambda: None
+        self._standby: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"RedisOutput({self.title!r}, {self.worker!r})"
@@ -122,10 +131,12 @@ class RedisOutput:
                 time_interval=config.time_interval,
                 cache_interval=config.cache_interval,
                 backlog_limit=config.backlog_limit,
+                retention=config.retention or None,
+                set_members=config.set_members,
             ),
             spool_path=self.spool_path,
             name=f"{self.device.title}/{config.redis_node}",
-            on_lost=self._report_failure,
+            on_lost=self._on_lost,
             on_back=self._on_back,
             on_auth_failed=self._report_failure,
             on_dropped=self._on_dropped,
@@ -162,13 +173,13 @@ class RedisOutput:
         return entry.title if entry is not None else self.config.source
 
     def _connector(self) -> RedisConnector:
-        """The server entry's shared pool; CannotConnect (keep buffering) while that entry is not loaded."""
-        server = async_get_redis_server(self.hass, self.config.source)
-        if server is None:
+        """The pool to send with; CannotConnect (keep buffering) while there is none."""
+        try:
+            return self.link.connector()
+        except CannotConnect:
             if self.hass.config_entries.async_get_entry(self.config.source) is None:
                 self._async_source_missing()
-            raise CannotConnect(f"the Redis server entry {self.server_title!r} is not loaded")
-        return server.connector
+            raise
 
     @callback
     def _async_source_missing(self) -> None:
@@ -182,6 +193,20 @@ class RedisOutput:
             translation_key=ISSUE_SOURCE_MISSING,
             translation_placeholders={"output": self.title, "device": self.device.title},
         )
+
+    @callback
+    def _on_lost(self, error: RedisWorkerError) -> None:
+        self._report_failure(error)
+        if isinstance(error, CannotConnect):
+            self._stand_by()
+
+    @callback
+    def _stand_by(self) -> None:
+        """Deliver as soon as the server answers (ServerLink.async_standby), not after a backoff."""
+        if not self._stopped and (self._standby is None or self._standby.done()):
+            self._standby = self.device.async_create_background_task(
+                self.hass, self.link.async_standby(self.worker), f"{DOMAIN} redis output standby"
+            )
 
     @callback
     def _report_failure(self, error: RedisWorkerError) -> None:
@@ -224,12 +249,13 @@ class RedisOutput:
             listener()
 
     async def async_start(self) -> None:
-        """Reload what a previous run spooled, then send on schedule (at once when the server gets ready)."""
+        """Reload what a previous run spooled, then send on schedule, and at once when the server answers."""
         self._stopped = False
         await self.worker.start()
         self._unsubscribe_ready = async_dispatcher_connect(
             self.hass, signal_redis_server_ready(self.config.source), self._server_ready
         )
+        self._stand_by()
 
     async def async_stop(self) -> None:
         """Final flush; what Redis did not take is on disk for the next start."""
@@ -237,7 +263,11 @@ class RedisOutput:
             return
         self._stopped = True
         self._unsubscribe_ready()
+        if self._standby is not None:
+            self._standby.cancel()
+            await asyncio.wait([self._standby])
         await self.worker.stop()
+        await self.link.async_close()
 
     @callback
     def _server_ready(self) -> None:
@@ -250,6 +280,7 @@ class RedisOutput:
         _async_delete_issues(self.hass, self.subentry_id)
         self.title = subentry.title
         self.config = OutputConfig.from_subentry(subentry)
+        self.link = ServerLink(self.hass, self.config.source)
         self.worker = self._new_worker()
         await self.async_start()
         self._notify()
@@ -270,6 +301,7 @@ class RedisOutput:
             "pending_samples": state.pending_samples,
             "dropped_samples": state.dropped_samples,
             "written_samples": state.written_samples,
+            "expired_samples": state.expired_samples,
             "last_successful_write": None
             if state.last_successful_write is None
             else state.last_successful_write.isoformat(),

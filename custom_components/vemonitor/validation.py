@@ -57,6 +57,10 @@ BACKLOG_LIMIT_MIN: Final = 1
 BACKLOG_LIMIT_MAX: Final = 604_800
 """Samples an output keeps in memory while Redis is unreachable: one week at one sample per second, about
 62 MB at ~102 bytes a sample, which a 1 GB Home Assistant host can still afford per output."""
+RETENTION_MAX: Final = 3650 * 86_400
+"""Seconds a Redis output keeps (0: forever): up to ten years, which a Raspberry Pi's Redis holds only at a
+slow interval; the form shows the memory a choice takes."""
+_DURATION_UNITS: Final = {"days": 86_400, "hours": 3600, "minutes": 60, "seconds": 1, "milliseconds": 0.001}
 REDIS_PORT_MIN: Final = 1
 REDIS_PORT_MAX: Final = 65535
 """A TCP port (0 means "any" to bind, never a port to connect to)."""
@@ -202,6 +206,23 @@ def check_send_period(time_interval: int, cache_interval: int) -> None:
 def valid_backlog_limit(value: object) -> int:
     """Samples kept while Redis is unreachable."""
     return whole_number(value, BACKLOG_LIMIT_MIN, BACKLOG_LIMIT_MAX)
+
+
+def valid_retention(value: object) -> int:
+    """How long a Redis output keeps its points, in whole seconds (0: forever), from a duration selector's
+    {"days": .., "hours": .., "minutes": .., "seconds": ..} (any of them; none negative)."""
+    if not isinstance(value, Mapping) or not value or not set(value) <= set(_DURATION_UNITS):
+        raise InvalidInput("invalid_retention")
+    total = 0.0
+    for unit, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            raise InvalidInput("invalid_retention")
+        if not math.isfinite(amount) or amount < 0 or amount > RETENTION_MAX:
+            raise InvalidInput("invalid_retention")
+        total += amount * _DURATION_UNITS[unit]
+    if total > RETENTION_MAX:
+        raise InvalidInput("invalid_retention")
+    return int(total)
 
 
 def valid_redis_port(value: object) -> int:

@@ -37,6 +37,7 @@ NO_DATA = "no valid VE.Direct data arrived"
 REDIS_NODE = "bat_e2e"
 NODES = {"battery": ["V", "I", "P", "SOC"], "history": ["H1", "H2", "H17", "H18"]}
 REF_COLS = [("bat_voltage", "V")]
+RETENTION_DAYS = 30
 
 
 @dataclass
@@ -197,6 +198,14 @@ class Ui:
             await self.page.get_by_role("option", name=label, exact=True).click()
         await expect(chips).to_have_count(len(labels))
 
+    async def set_retention_days(self, days: int) -> None:
+        """The duration box of "Keep points for": days, then hours, minutes and seconds (zeroed)."""
+        fields = self.dialog.locator("ha-selector-duration input")
+        await expect(fields.first).to_be_visible()
+        await fields.first.fill(str(days))
+        for index in range(1, await fields.count()):
+            await fields.nth(index).fill("0")
+
     async def set_switch(self, label: str, on: bool) -> None:
         # The switch's own track intercepts the pointer: set the input itself.
         await self.dialog.get_by_role("switch", name=label).set_checked(on, force=True)
@@ -307,6 +316,7 @@ async def scenario(
 
     async with report.step("Redis output: two nodes with their columns, a reference column", page):
         await ui.fill("redis_node", REDIS_NODE)
+        await ui.set_retention_days(RETENTION_DAYS)
         await ui.submit()
         for index, (node, labels) in enumerate(NODES.items()):
             await expect(ui.dialog.get_by_text(f"Node {index + 1}", exact=True)).to_be_visible()
@@ -369,6 +379,11 @@ async def check_redis(redis: aioredis.Redis) -> None:
         assert timestamp.isdigit(), timestamp
         assert abs(int(timestamp) - time.time()) < 600, timestamp
         assert list(json.loads(text)) == labels, (node, text)
+        # Kept for the retention chosen in the form: Redis expires each field by itself.
+        (expires_at,) = await redis.execute_command(
+            "HEXPIRETIME", f"{REDIS_NODE}_{node}", "FIELDS", 1, timestamp
+        )
+        assert abs(expires_at - (int(timestamp) + RETENTION_DAYS * 86_400)) <= 60, (timestamp, expires_at)
 
     async def grown() -> dict[str, int] | None:
         sizes = {node: await redis.hlen(f"{REDIS_NODE}_{node}") for node in NODES}

@@ -29,6 +29,7 @@ class SimulatedDevice:
     redis_node: str
     columns: Mapping[str, Sequence[str]]
     ref_cols: Sequence[tuple[str, str]] = ()
+    structure: str = "HmapTimeSeries"
 
 
 DEVICES = (
@@ -54,6 +55,7 @@ DEVICES = (
         simulate_args=("--device", "inverter"),
         redis_node="inv_phoenix",
         columns={"phoenix": ("V", "AC_OUT_V", "AC_OUT_I", "AC_OUT_S", "MODE", "CS", "AR", "WARN")},
+        structure="Stream",  # one of each structure: XREAD BLOCK 0 STREAMS inv_phoenix_phoenix '$'
     ),
 )
 
@@ -109,7 +111,7 @@ async def add_redis_output(client: HaClient, entry_id: str, server_id: str, devi
     settings = {
         "source": server_id,
         "redis_node": device.redis_node,
-        "redis_data_structure": "HmapTimeSeries",
+        "redis_data_structure": device.structure,
         "time_interval": 1,
         "cache_interval": 5,
         "backlog_limit": 10000,

@@ -507,3 +507,22 @@ async def test_pending_count_follows_the_backlog_while_retries_back_off(tmp_path
     assert len(recorder.lost) == 1  # no retry in between: those notifications came from the ticks
     await worker.stop()
     await connector.close()
+
+
+async def test_a_successful_flush_ends_the_backoff(make_server: Callable[..., RedisServer]) -> None:
+    """The server came back and a flush() from outside (the HA layer's readiness probe) delivered: the next
+    samples go out on schedule, not after the remaining backoff (here 60 s, past the 30 s wait)."""
+    server = make_server()
+    port = server.port
+    server.stop()
+    recorder = Recorder()
+    worker, connector = make_worker(port, recorder, retry_initial=60.0, retry_max=60.0)
+    worker.add(sample(1))
+    await worker.start()
+    await wait_until(recorder, lambda: bool(recorder.lost))  # failed once: the next attempt is 60 s away
+    server.start()
+    assert await worker.flush()
+    worker.add(sample(2))
+    await wait_until(recorder, lambda: worker.written_samples == 2)  # on schedule (20 ms), not in 60 s
+    await worker.stop()
+    await connector.close()

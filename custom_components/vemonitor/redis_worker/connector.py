@@ -1,8 +1,11 @@
 """appConnectors: the settings of one Redis server, its shared client, and the config-flow probe."""
 
 import asyncio
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+import logging
+import re
 import secrets
 import ssl
 from typing import Any, Self
@@ -12,9 +15,12 @@ from redis.asyncio import ConnectionPool, Redis, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ConnectionError as RedisConnectionError, NoPermissionError
 
 from .errors import CannotConnect, InvalidCaCert, TlsError, classify
+from .structures.base import EXPIRY_MODES, ExpiryMode
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT = 6379
 DEFAULT_TIMEOUT = 5.0
@@ -118,6 +124,7 @@ class RedisConnector:
         self.settings = settings
         self._tls_context = tls_context if settings.tls else None
         self._client: Redis | None = None
+        self._expiry_mode: ExpiryMode | None = None
 
     @classmethod
     async def create(cls, settings: RedisServerSettings) -> Self:
@@ -141,11 +148,62 @@ class RedisConnector:
             self._client = Redis(connection_pool=pool)
         return self._client
 
+    async def expiry_mode(self) -> ExpiryMode:
+        """How this server expires hash fields, asked once per connection pool (`INFO server`).
+
+        An ACL user refused INFO gets "hdel", which works on every server.
+        """
+        if self._expiry_mode is None:
+            try:
+                info = await self.client.info("server")
+            except NoPermissionError:
+                address = self.settings.address
+                _LOGGER.warning("Redis %s: INFO refused by the ACL; old fields go with HDEL", address)
+                self._expiry_mode = "hdel"
+            else:
+                self._expiry_mode = expiry_mode_of(info)
+        return self._expiry_mode
+
+    def expiry_unsupported(self, mode: ExpiryMode) -> bool:
+        """The server called `mode`'s command unknown (renamed, or not the version it says): fall back to
+        the next older mode until the pool is recreated. False when there is none left.
+        """
+        index = EXPIRY_MODES.index(mode)
+        if index + 1 == len(EXPIRY_MODES):
+            return False
+        fallback = EXPIRY_MODES[index + 1]
+        if self._expiry_mode is None or EXPIRY_MODES.index(self._expiry_mode) < index + 1:
+            _LOGGER.info("Redis %s: %s is not available, using %s", self.settings.address, mode, fallback)
+            self._expiry_mode = fallback
+        return True
+
     async def close(self) -> None:
         """Close the pool; a later use of `client` opens a new one (with the same TLS context)."""
         client, self._client = self._client, None
+        self._expiry_mode = None
         if client is not None:
             await client.aclose(close_connection_pool=True)
+
+
+def expiry_mode_of(info: Mapping[str, Any]) -> ExpiryMode:
+    """The newest field-expiry mode a server supports, from its `INFO server` fields.
+
+    Redis: HSETEX since 8.0, HEXPIREAT since 7.4. Valkey reports `redis_version` 7.2.4 whatever its own
+    version, which is `valkey_version`; it has both commands (same syntax) since 9.0.
+    """
+    if "valkey_version" in info:
+        return "hsetex" if _version(info["valkey_version"]) >= (9, 0) else "hdel"
+    version = _version(info.get("redis_version", ""))
+    if version >= (8, 0):
+        return "hsetex"
+    if version >= (7, 4):
+        return "hexpire"
+    return "hdel"
+
+
+def _version(text: object) -> tuple[int, ...]:
+    """(major, minor) of a version text such as "7.4.2"."""
+    return tuple(int(part) for part in re.findall(r"\d+", str(text))[:2])
 
 
 async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor") -> None:
@@ -154,8 +212,10 @@ async def probe(settings: RedisServerSettings, *, key_prefix: str = "vemonitor")
     The write check: DEL of two fresh random keys under `key_prefix` (give the output's redis_node when the
     ACL restricts key patterns), a no-op proving the cleanup will be allowed; then one pipelined round
     trip of HSET and SADD on them and DEL of both, which Redis runs even when a command before it was
-    refused: nothing is left behind. It needs the commands the outputs use (HSET, SADD) plus PING and
-    DEL, nothing more (no MULTI, no CLIENT).
+    refused: nothing is left behind. It needs the commands a default output uses (HSET, SADD) plus PING
+    and DEL, nothing more (no MULTI, no CLIENT). Outputs may need more, which the probe does not check:
+    XADD (Stream), and with a retention INFO (else HDEL is used) and HSETEX, HSET + HEXPIREAT or HDEL
+    by server version (HmapTimeSeries), XTRIM (Stream).
     With TLS, the CA certificate is loaded first (InvalidCaCert without any connection), then a plain Redis
     on the port is detected (see `_plain_redis_answers`). Whatever fails, the probe raises a
     RedisWorkerError, never another exception: a config flow shows each as a form error.

@@ -1,14 +1,28 @@
 """OutputWorker: buffers every sample of one Redis output and delivers them, nothing lost or duplicated.
 
 Every `time_interval x cache_interval` seconds the worker sends all buffered rows, oldest first, in chunks
-of `batch_size` rows, each chunk one pipelined round trip (SADD of the node SET + one multi-field HSET per
-node). The pipeline is not a MULTI transaction: every command is idempotent (HSET field = timestamp, SADD),
-so a chunk that fails half-way is simply sent again, and without MULTI the server reports NOPERM, READONLY
-or OOM as themselves instead of EXECABORT. A row leaves the backlog only when Redis answered its chunk.
+of `batch_size` rows, each chunk one pipelined round trip (HmapTimeSeries: SADD of the node SET + one
+multi-field HSET per node). The pipeline is not a MULTI transaction: every command is idempotent (HSET field
+= timestamp, SADD; a Stream's XADD of an id already there is refused, which its structure counts as
+written), so a chunk that fails half-way is simply sent again, and without MULTI the server reports NOPERM,
+READONLY or OOM as themselves instead of EXECABORT. The replies are read in full and the structure says which
+errors fail the chunk (`check_results`). A row leaves the backlog only when Redis answered its chunk.
 
 While Redis is unreachable the rows stay in the bounded backlog and are appended to the spool (fsynced) at
 every tick, and on a clean stop; on start the spool is read back. Disk is written only while Redis fails,
 so a healthy system does not wear its SD card.
+
+Retention (`OutputSettings.retention`, seconds; None or 0 keeps forever): a point of timestamp ts is kept
+while now < ts + retention. The structure expires or trims what leaves the window in the same pipeline as
+the write (see HmapTimeSeries and Stream), so a send is still one round trip. Rows already out of the window
+when their turn comes (buffered or spooled through a long outage) are not sent, since they would go at once:
+they are "expired" (`expired_samples`), apart from the samples the backlog limit dropped.
+The expiry mode comes from the server's version, asked once per connection pool (RedisConnector.expiry_mode);
+a server that calls the mode's command unknown makes the same chunk go again in the next older mode.
+The HDEL mode (servers before 7.4) deletes the seconds (trimmed_until, now - retention], at most
+TRIM_MAX_FIELDS per node and round trip; the first send after a start goes back TRIM_LOOKBACK (one day)
+only: fields older than that which an earlier run left (after a long stop, or a shorter new window) stay.
+Trimming runs with the writes: while an output writes nothing, nothing is deleted in this mode.
 
 Hard-kill loss bound: the rows neither acknowledged nor spooled, i.e. at most the samples of the last
 send interval plus one round trip (bounded by the client timeout): 5 s + 5 s = 10 s with 1 x 5 and the
@@ -19,22 +33,43 @@ so at most the last send interval (5 s).
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import datetime as dt
 import logging
+import math
 from pathlib import Path
-from typing import Any
+import time
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from .backlog import Backlog
 from .connector import RedisConnector
 from .errors import AUTH_ERRORS, CONNECTION_ERRORS, RedisWorkerError, classify
 from .sample import Sample
 from .spool import Spool, SpooledRows
-from .structures import DataStructure, create_structure
+from .structures import (
+    DEFAULT_SET_MEMBERS,
+    EXPIRY_MODES,
+    SET_MEMBERS,
+    DataStructure,
+    ExpiryMode,
+    Retention,
+    create_structure,
+    results_check,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
+TRIM_LOOKBACK = SECONDS_PER_DAY
+"""HDEL mode: how far before the window the first send after a start deletes."""
+TRIM_MAX_FIELDS = 3_600
+"""HDEL mode: the most fields deleted per node and round trip (a catch-up spreads over several sends)."""
+
+# The command each expiry mode needs beyond HSET: the one a server may not know.
+_EXPIRY_COMMANDS: dict[ExpiryMode, str] = {"hsetex": "HSETEX", "hexpire": "HEXPIREAT", "hdel": "HDEL"}
 
 type ConnectorProvider = Callable[[], RedisConnector]
 """Returns the server's current connector (the HA layer swaps it after a reauth)."""
@@ -47,6 +82,9 @@ class OutputSettings:
 
     `backlog_limit` None means one day of samples (86,400 / time_interval). `retry_initial`/`retry_max`
     bound the exponential backoff between failed attempts; `batch_size` is rows per round trip.
+    `retention` is the window kept in Redis in seconds (None or 0: forever); `expiry_mode` "auto" follows
+    the server's version, the others force a mode (tests). `set_members` is "nodes" or "hashes" (what the
+    node SET holds, see HmapTimeSeries).
     """
 
     redis_node: str
@@ -58,12 +96,26 @@ class OutputSettings:
     batch_size: int = 1000
     retry_initial: float = 1.0
     retry_max: float = 60.0
+    retention: float | None = None
+    set_members: str = DEFAULT_SET_MEMBERS
+    expiry_mode: ExpiryMode | Literal["auto"] = "auto"
 
     def __post_init__(self) -> None:
         if self.time_interval <= 0 or self.cache_interval < 1:
             raise ValueError("time_interval must be > 0 and cache_interval >= 1")
         if self.batch_size < 1 or self.retry_initial <= 0 or self.retry_max < self.retry_initial:
             raise ValueError("batch_size >= 1 and 0 < retry_initial <= retry_max required")
+        if self.retention is not None and not 0 <= self.retention < math.inf:
+            raise ValueError("retention must be None or a finite number of seconds >= 0")
+        if self.set_members not in SET_MEMBERS:
+            raise ValueError(f"set_members must be one of {', '.join(SET_MEMBERS)}")
+        if self.expiry_mode != "auto" and self.expiry_mode not in EXPIRY_MODES:
+            raise ValueError(f"expiry_mode must be auto or one of {', '.join(EXPIRY_MODES)}")
+
+    @property
+    def window(self) -> float | None:
+        """The retention in seconds, None when the output keeps forever."""
+        return self.retention or None
 
     @property
     def send_interval(self) -> float:
@@ -86,6 +138,7 @@ class OutputState:
     pending_samples: int
     dropped_samples: int
     written_samples: int
+    expired_samples: int
     last_successful_write: dt.datetime | None
     last_error: RedisWorkerError | None = field(default=None, repr=False)
 
@@ -114,11 +167,14 @@ class OutputWorker:
         on_back: Callable[[], None] | None = None,
         on_auth_failed: Callable[[RedisWorkerError], None] | None = None,
         on_dropped: Callable[[int], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.structure: DataStructure = create_structure(
-            settings.structure, settings.redis_node, settings.columns
+            settings.structure, settings.redis_node, settings.columns, set_members=settings.set_members
         )
+        self._check_results = results_check(self.structure)
+        self._clock = clock  # Unix time, as sample timestamps are: the retention window's "now"
         self.name = name or settings.redis_node
         self._provider = connector_provider
         self._backlog = Backlog(settings.max_pending)
@@ -129,6 +185,7 @@ class OutputWorker:
         self._listeners: list[Listener] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._back_on_schedule = False  # a flush() from outside delivered: restart the send schedule
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._loaded = False
@@ -137,6 +194,8 @@ class OutputWorker:
         self._dropping = False
         self._dropped = 0
         self._written = 0
+        self._expired = 0
+        self._trimmed: int | None = None  # HDEL mode: every second up to this one was deleted
         self._last_write: dt.datetime | None = None
         self._last_error: RedisWorkerError | None = None
 
@@ -166,6 +225,11 @@ class OutputWorker:
         return self._written
 
     @property
+    def expired_samples(self) -> int:
+        """Samples not sent because they were already out of the retention window when their turn came."""
+        return self._expired
+
+    @property
     def last_successful_write(self) -> dt.datetime | None:
         """When Redis last acknowledged a write (UTC)."""
         return self._last_write
@@ -179,12 +243,13 @@ class OutputWorker:
     def state(self) -> OutputState:
         """All of the above at once."""
         return OutputState(
-            self.connected,
-            self.pending_samples,
-            self._dropped,
-            self._written,
-            self._last_write,
-            self._last_error,
+            connected=self.connected,
+            pending_samples=self.pending_samples,
+            dropped_samples=self._dropped,
+            written_samples=self._written,
+            expired_samples=self._expired,
+            last_successful_write=self._last_write,
+            last_error=self._last_error,
         )
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
@@ -236,6 +301,10 @@ class OutputWorker:
             delivered = await self._deliver()
             if not delivered:
                 await self._spool_pending()
+        if delivered:
+            # The schedule may be backed off to a minute: the server is back, send on schedule again.
+            self._back_on_schedule = True
+            self._wake.set()
         return delivered
 
     # -- internals ----------------------------------------------------------------------------------------
@@ -286,6 +355,10 @@ class OutputWorker:
         next_attempt = loop.time() + interval
         next_spool = 0.0
         while not self._stopping:
+            if self._back_on_schedule:
+                self._back_on_schedule = False
+                backoff = 0.0
+                next_attempt = loop.time() + interval
             due = min(next_attempt, next_spool) if self._connected is False else next_attempt
             if (delay := due - loop.time()) > 0:
                 self._wake.clear()
@@ -311,16 +384,28 @@ class OutputWorker:
     async def _deliver(self) -> bool:
         """Send the backlog oldest first, one chunk per round trip; False at the first failure."""
         backlog, batch = self._backlog, self.settings.batch_size
+        expired = 0
         try:
-            client = self._provider().client
+            connector = self._provider()
+            client = connector.client
             while len(backlog):
                 start = backlog.head
                 timestamps, rows = backlog.rows(start, start + batch)
-                async with client.pipeline(transaction=False) as pipe:
-                    self.structure.queue_write(pipe, timestamps, rows)
-                    await pipe.execute()
+                retention = await self._retention(connector)
+                kept_timestamps, kept = timestamps, rows
+                if retention is not None:
+                    kept_timestamps, kept = _inside_window(retention.cutoff, timestamps, rows)
+                try:
+                    await self._send(client, kept_timestamps, kept, retention)
+                except ResponseError as exc:
+                    if self._fall_back(connector, retention, exc):
+                        continue  # the same chunk again, in the next older mode
+                    raise
+                if retention is not None and retention.trim is not None:
+                    self._trimmed = retention.trim[1]
                 backlog.release(start + len(rows))
-                self._written += len(rows)
+                self._written += len(kept)
+                expired += len(rows) - len(kept)
                 self._last_write = dt.datetime.now(dt.UTC)
                 if self._spool is not None and self._spool.releasable(backlog.head):
                     await asyncio.to_thread(self._spool.discard, backlog.head)
@@ -328,8 +413,56 @@ class OutputWorker:
         except Exception as exc:  # every failure is classified and reported
             self._failed(self._classify(exc))
             return False
+        finally:
+            self._count_expired(expired)
         self._succeeded()
         return True
+
+    async def _retention(self, connector: RedisConnector) -> Retention | None:
+        """What the next round trip does about old data (None: the output keeps forever)."""
+        seconds = self.settings.window
+        if seconds is None:
+            return None
+        mode = self.settings.expiry_mode
+        if mode == "auto":
+            mode = await connector.expiry_mode()
+        retention = Retention(seconds, self._clock(), mode)
+        if mode != "hdel":
+            return retention
+        cutoff = retention.cutoff
+        low = cutoff - TRIM_LOOKBACK if self._trimmed is None else self._trimmed
+        high = min(cutoff, low + TRIM_MAX_FIELDS)
+        return replace(retention, trim=(low, high)) if high > low else retention
+
+    async def _send(
+        self, client: Redis, timestamps: list[int], rows: list[bytes], retention: Retention | None
+    ) -> None:
+        """One pipelined round trip of the chunk; raises the reply the structure calls a failure."""
+        async with client.pipeline(transaction=False) as pipe:
+            if retention is None:
+                self.structure.queue_write(pipe, timestamps, rows)
+            else:
+                self.structure.queue_write(pipe, timestamps, rows, retention)
+            commands = [args for args, _options in pipe.command_stack]
+            results = await pipe.execute(raise_on_error=False)
+        try:
+            self._check_results(results)
+        except ResponseError as exc:
+            # Name the command and key (never the values) for the user, as the server's words do not.
+            index = next((i for i, result in enumerate(results) if result is exc), None)
+            if index is not None and exc.args and isinstance(exc.args[0], str):
+                name = " ".join(str(arg) for arg in commands[index][:2])
+                exc.args = (f"{exc.args[0]} ({name})", *exc.args[1:])
+            raise
+
+    def _fall_back(self, connector: RedisConnector, retention: Retention | None, exc: ResponseError) -> bool:
+        """Whether the server called the expiry command unknown and an older mode is to be tried."""
+        if retention is None or self.settings.expiry_mode != "auto":
+            return False
+        command = _EXPIRY_COMMANDS[retention.mode]
+        if not str(exc).lower().startswith(f"unknown command '{command.lower()}'"):
+            return False
+        return connector.expiry_unsupported(retention.mode)
 
     def _classify(self, exc: Exception) -> RedisWorkerError:
         try:
@@ -389,6 +522,13 @@ class OutputWorker:
             self._call(self._on_back)
         self._notify()
 
+    def _count_expired(self, count: int) -> None:
+        if count:
+            self._expired += count
+            _LOGGER.info(
+                "Redis output %s: %d samples older than the retention window were not sent", self.name, count
+            )
+
     def _count_dropped(self, count: int) -> None:
         self._dropped += count
         if not self._dropping:
@@ -412,3 +552,11 @@ class OutputWorker:
             callback(*args)
         except Exception:
             _LOGGER.exception("Redis output %s: error in callback %r", self.name, callback)
+
+
+def _inside_window(cutoff: int, timestamps: list[int], rows: list[bytes]) -> tuple[list[int], list[bytes]]:
+    """The rows newer than `cutoff` (all of them, uncopied, in the usual case)."""
+    if not timestamps or min(timestamps) > cutoff:
+        return timestamps, rows
+    kept = [index for index, timestamp in enumerate(timestamps) if timestamp > cutoff]
+    return [timestamps[index] for index in kept], [rows[index] for index in kept]

@@ -1,86 +1,97 @@
 """HmapTimeSeries, byte for byte as the seed (vemonitor_m8).
 
-- nodes store: SET `<redis_node>` whose members are the node names of `columns`;
+- nodes store: SET `<redis_node>` whose members are the node names of `columns` (set_members="hashes":
+  the hash names, as the vemonitor daemon 0.1.x stores them);
 - time series store: one HASH `<redis_node>_<node>` per node; field = timestamp in whole Unix seconds
   (decimal text), value = JSON object of the node's columns in configured order, as `json.dumps` writes it
   (", " and ": " separators, ASCII), absent columns left out, None as null.
 
-A row is the JSON text of every node, joined by "\n" (json.dumps escapes newlines inside strings, so the
-separator cannot occur in a node's text); a node none of whose columns is in the sample gets no field.
+Retention, in the same round trip as the write (the worker picks the mode from the server's version):
+- hsetex (Redis >= 8.0): `HSETEX key EXAT t FIELDS n f v ...` instead of HSET;
+- hexpire (Redis 7.4): `HSET key f v ...` then `HEXPIREAT key t FIELDS n f ...`;
+- hdel (older servers): `HSET` as without retention, then `HDEL key f ...` of the range the worker gives.
+The rows of a chunk are grouped in runs spanning at most BUCKET_SECONDS, each run expiring at its newest
+timestamp + retention: a field never expires before its own window ends and at most a minute after, and a
+steady send (a few seconds of rows) is one command per node.
 """
 
-from collections.abc import Mapping, Sequence
-import json
-from typing import Any, override
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from operator import le
 
 from redis.asyncio.client import Pipeline
 
-from ..sample import Sample, Value
-from .base import DEFAULT_STRUCTURE, Columns, DataStructure, register_structure
+from .base import DEFAULT_STRUCTURE, NodeKeyStructure, Retention, register_structure
 
-_SEP = b"\n"
+BUCKET_SECONDS = 60
+
+
+def expiry_runs(timestamps: Sequence[int]) -> Iterator[tuple[int, int, int]]:
+    """(start, stop, newest timestamp) of consecutive runs of `timestamps` spanning at most BUCKET_SECONDS."""
+    count = len(timestamps)
+    if all(map(le, timestamps, islice(timestamps, 1, None), strict=False)):  # in order: bisect, no row loop
+        start = 0
+        while start < count:
+            stop = bisect_right(timestamps, timestamps[start] + BUCKET_SECONDS, start)
+            yield start, stop, timestamps[stop - 1]
+            start = stop
+        return
+    start = 0
+    low = high = timestamps[0]
+    for index in range(1, count):
+        timestamp = timestamps[index]
+        if max(high, timestamp) - min(low, timestamp) > BUCKET_SECONDS:
+            yield start, index, high
+            start, low, high = index, timestamp, timestamp
+        else:
+            low, high = min(low, timestamp), max(high, timestamp)
+    yield start, count, high
+
+
+def _interleave(fields: Sequence[bytes], values: Sequence[bytes]) -> list[bytes]:
+    """field, value, field, value... (a second written twice is set twice: the last one wins, as in dicts)."""
+    flat: list[bytes] = [b""] * (2 * len(fields))
+    flat[::2] = fields
+    flat[1::2] = values
+    return flat
 
 
 @register_structure(DEFAULT_STRUCTURE)
-class HmapTimeSeries(DataStructure):
+class HmapTimeSeries(NodeKeyStructure):
     """SET of nodes + one timestamp-keyed HASH of JSON rows per node."""
 
-    def __init__(self, redis_node: str, columns: Columns) -> None:
-        if not redis_node:
-            raise ValueError("redis_node must not be empty")
-        if not columns or not all(columns.values()):
-            raise ValueError("columns must name at least one node, each with at least one label")
-        self.redis_node = redis_node
-        self.columns: dict[str, tuple[str, ...]] = {node: tuple(labels) for node, labels in columns.items()}
-        self.nodes = tuple(self.columns)
-        self.hash_keys = tuple(f"{redis_node}_{node}" for node in self.nodes)
+    name = DEFAULT_STRUCTURE
 
-    @property
-    @override
-    def layout(self) -> dict[str, Any]:
-        return {
-            "structure": DEFAULT_STRUCTURE,
-            "redis_node": self.redis_node,
-            "columns": {node: list(labels) for node, labels in self.columns.items()},
-        }
-
-    @staticmethod
-    def node_json(labels: Sequence[str], values: Mapping[str, Value]) -> str:
-        """One node's JSON object, columns in configured order (the seed's value format)."""
-        return json.dumps({label: values[label] for label in labels if label in values})
-
-    @override
-    def encode(self, sample: Sample) -> bytes | None:
-        values = sample.values
-        parts = [
-            self.node_json(labels, values) if any(label in values for label in labels) else ""
-            for labels in self.columns.values()
-        ]
-        if not any(parts):
-            return None
-        return "\n".join(parts).encode("ascii")
-
-    @override
-    def decode(self, row: bytes) -> dict[str, Value]:
-        values: dict[str, Value] = {}
-        for part in row.split(_SEP):
-            if part:
-                values.update(json.loads(part))
-        return values
-
-    @override
-    def queue_write(self, pipe: Pipeline, timestamps: Sequence[int], rows: Sequence[bytes]) -> None:
-        # Fields pre-encoded as decimal bytes: redis-py's packer then skips its per-argument int conversion.
-        field_keys = [b"%d" % timestamp for timestamp in timestamps]
-        fields: list[dict[bytes, bytes]] = [{} for _ in self.nodes]
-        if len(fields) == 1:
-            fields[0] = dict(zip(field_keys, rows, strict=True))
-        else:
-            for field_key, row in zip(field_keys, rows, strict=True):
-                for node_fields, part in zip(fields, row.split(_SEP), strict=True):
-                    if part:
-                        node_fields[field_key] = part
-        pipe.sadd(self.redis_node, *self.nodes)
-        for key, node_fields in zip(self.hash_keys, fields, strict=True):
-            if node_fields:
-                pipe.hset(key, mapping=node_fields)  # type: ignore[arg-type]
+    def queue_write(
+        self,
+        pipe: Pipeline,
+        timestamps: Sequence[int],
+        rows: Sequence[bytes],
+        retention: Retention | None = None,
+    ) -> None:
+        """SADD, then per node one multi-field HSET (or its retention form, see the module)."""
+        self.queue_nodes(pipe)
+        expiring = retention is not None and retention.mode != "hdel"
+        trimmed: list[bytes] = []
+        if retention is not None and retention.trim is not None:
+            start, stop = retention.trim
+            trimmed = [b"%d" % timestamp for timestamp in range(start + 1, stop + 1)]
+        for key, (node_timestamps, parts) in zip(self.keys, self.node_rows(timestamps, rows), strict=True):
+            # Fields pre-encoded as decimal bytes: redis-py's packer then skips its per-argument conversion.
+            fields = [b"%d" % timestamp for timestamp in node_timestamps]
+            if fields and not expiring:
+                pipe.execute_command("HSET", key, *_interleave(fields, parts))
+            elif fields:
+                assert retention is not None
+                for start, stop, newest in expiry_runs(node_timestamps):
+                    # One run: its fields expire together, at its newest timestamp + retention.
+                    run, expire_at = fields[start:stop], retention.expire_at(newest)
+                    pairs = _interleave(run, parts[start:stop])
+                    if retention.mode == "hsetex":
+                        pipe.execute_command("HSETEX", key, "EXAT", expire_at, "FIELDS", len(run), *pairs)
+                    else:
+                        pipe.execute_command("HSET", key, *pairs)
+                        pipe.execute_command("HEXPIREAT", key, expire_at, "FIELDS", len(run), *run)
+            if trimmed:
+                pipe.execute_command("HDEL", key, *trimmed)
