@@ -323,3 +323,30 @@ async def test_memory_estimate_and_retention(hass: HomeAssistant, redis_plain: R
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_RETENTION] == 30 * 86_400
     assert result["data"][CONF_SET_MEMBERS] == "hashes"
+
+
+async def test_stream_output_from_the_form(hass: HomeAssistant, redis_plain: RedisServer) -> None:
+    """Stream is offered beside HmapTimeSeries, stored as chosen, and its memory estimate is its own."""
+    server = server_entry(redis_plain)
+    server.add_to_hass(hass)
+    block = block_entry()
+    block.add_to_hass(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (block.entry_id, SUBENTRY_REDIS_OUTPUT), context={"source": SOURCE_USER}
+    )
+    (structure_key,) = (key for key in result["data_schema"].schema if key == CONF_REDIS_DATA_STRUCTURE)
+    options = result["data_schema"].schema[structure_key].config["options"]
+    assert options[0] == "HmapTimeSeries"  # the default first
+    assert "Stream" in options
+    configure = hass.config_entries.subentries.async_configure
+    result = await configure(
+        result["flow_id"], settings_form(server.entry_id, **{CONF_REDIS_DATA_STRUCTURE: "Stream"})
+    )
+    # A week of one point per second, 52 bytes a stream entry.
+    assert result["description_placeholders"]["memory"] == "31.4 MB"
+    result = await configure(
+        result["flow_id"], {"node_name": "bmv700", CONF_COLUMNS: ["V"], "add_another": False}
+    )
+    result = await configure(result["flow_id"], {"add_another": False})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_REDIS_DATA_STRUCTURE] == "Stream"
