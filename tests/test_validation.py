@@ -269,12 +269,6 @@ def test_redis_server_identity_keeps_port_and_db_apart() -> None:
     assert v.redis_server_identity("localhost", 6379, 0) != v.redis_server_identity("localhost", 6379, 1)
 
 
-def test_redis_server_unique_id() -> None:
-    assert v.redis_server_unique_id("127.1", 6379, 0) == "localhost:6379/0"
-    assert v.redis_server_unique_id("FE80::1", 6380, 3) == "[fe80::1]:6380/3"
-    assert v.redis_server_unique_id("Redis.lan.", 6379, 1) == "redis.lan:6379/1"
-
-
 # -- serial ports ---------------------------------------------------------------------------------------
 
 

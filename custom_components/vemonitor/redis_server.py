@@ -103,9 +103,8 @@ class ServerLink:
 
     def connector(self) -> RedisConnector:
         """The pool to send with (the worker's connector provider); CannotConnect while there is none."""
-        if (server := async_get_redis_server(self.hass, self.source)) is not None:
-            self._release_own()
-            return server.connector
+        if (shared := self._shared()) is not None:
+            return shared
         entry = self._entry()
         if (
             self._own is not None
@@ -158,9 +157,8 @@ class ServerLink:
 
     async def _async_connector(self) -> RedisConnector:
         """The pool to send with, building the own one (TLS context off the loop) if need be."""
-        if (server := async_get_redis_server(self.hass, self.source)) is not None:
-            self._release_own()
-            return server.connector
+        if (shared := self._shared()) is not None:
+            return shared
         if (entry := self._entry()) is None:
             raise CannotConnect(f"the Redis server entry {self.source!r} is gone or disabled")
         settings = settings_from_data(entry.data)
@@ -168,6 +166,13 @@ class ServerLink:
             self._release_own()
             self._own = await RedisConnector.create(settings)
         return self._own
+
+    def _shared(self) -> RedisConnector | None:
+        """The server entry's pool while it is loaded (the own one, if any, is no longer needed)."""
+        if (server := async_get_redis_server(self.hass, self.source)) is None:
+            return None
+        self._release_own()
+        return server.connector
 
     def _entry(self) -> RedisServerConfigEntry | None:
         """The server entry, unless it was deleted or is disabled."""

@@ -309,12 +309,6 @@ def redis_server_identity(host: str, port: int, db: int) -> tuple[str, int, int]
     return name, port, db
 
 
-def redis_server_unique_id(host: str, port: int, db: int) -> str:
-    """The identity as one string, e.g. "localhost:6379/0" or "[fe80::1]:6379/2": a config entry unique_id."""
-    name, port, db = redis_server_identity(host, port, db)
-    return f"[{name}]:{port}/{db}" if ":" in name else f"{name}:{port}/{db}"
-
-
 def valid_ca_cert(value: object) -> str | None:
     """PEM text of the CA certificates (None when empty): one or more CERTIFICATE blocks and whitespace,
     nothing else (no private key, no other block, no stray text), each block a certificate OpenSSL reads.
