@@ -113,6 +113,13 @@ def assert_refused(result: Answer, field: str, key: str, step_id: str | None = N
         assert result["step_id"] == step_id
 
 
+def assert_aborted(result: Answer, reason: str) -> None:
+    """The flow ended with `reason` (not a schema refusal, not a form)."""
+    assert not isinstance(result, InvalidData)
+    assert result["type"] is FlowResultType.ABORT, result
+    assert result["reason"] == reason
+
+
 def rows(field: str, key: str, values: Mapping[str, object]) -> list[Any]:
     """Table rows (field, value, key), one per named bad value."""
     return [pytest.param(field, value, key, id=f"{field}-{name}") for name, value in values.items()]
@@ -334,9 +341,7 @@ async def test_vedirect_port_spellings_are_one_port(hass: HomeAssistant, guard: 
         spelled = spelling.format(dir=port.parent, base=port.parent.name, name=port.name)
         flow_id = await start_config_flow(hass, "vedirect")
         result = await configure(hass, flow_id, {**vedirect_form(spelled), "name": "house2"})
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "already_configured"
+    assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
 
 
@@ -383,9 +388,7 @@ async def test_vedirect_reconfigure_stores_the_normal_path(
     entry.add_to_hass(hass)
     flow = await entry.start_reconfigure_flow(hass)
     result = await configure(hass, flow["flow_id"], {"port": spelling})
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "reconfigure_successful"
+    assert_aborted(result, "reconfigure_successful")
     assert entry.data["port"] == "/dev/ttyUSB0"
     await hass.async_block_till_done()  # the reload's setup (of a port that is not there) has ended
     await hass.config_entries.async_unload(entry.entry_id)
@@ -552,9 +555,7 @@ async def test_redis_server_twice_by_another_spelling(
     guard.mark()
     flow_id = await start_config_flow(hass, "redis_server")
     result = await configure(hass, flow_id, redis_form(redis_plain, "second", host=spelling))
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "already_configured"
+    assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
 
 
@@ -572,9 +573,7 @@ async def test_redis_server_identity_is_checked_before_the_probe(
     guard.mark()
     flow_id = await start_config_flow(hass, "redis_server")
     result = await configure(hass, flow_id, redis_form(redis_owned, "second", host="localhost"))
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "already_configured"
+    assert_aborted(result, "already_configured")
     await hass.config_entries.async_unload(first.entry_id)
     await guard.assert_saves()
 
@@ -588,9 +587,7 @@ async def test_redis_server_identity_of_an_older_entry(
     guard.mark()
     flow_id = await start_config_flow(hass, "redis_server")
     result = await configure(hass, flow_id, redis_form(redis_plain, "newer", host="LocalHost."))
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "already_configured"
+    assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
 
 
@@ -605,9 +602,7 @@ async def test_redis_server_reconfigure_onto_another_entrys_server(
     result = await other.start_reconfigure_flow(hass)
     assert result["step_id"] == "reconfigure_redis_server"
     result = await configure(hass, result["flow_id"], reconnect_form(redis_plain, host="::1"))
-    assert not isinstance(result, InvalidData)
-    assert result["type"] is FlowResultType.ABORT, result
-    assert result["reason"] == "already_configured"
+    assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
 
 
