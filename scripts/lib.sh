@@ -4,7 +4,7 @@
 # Two modes:
 #   native  - $PYTHON, or a python3.14 >= 3.14.2 on PATH: virtual environments are made with it directly.
 #   root    - otherwise (Debian/Ubuntu, as root): a private Debian sid root built with mmdebstrap holds
-#             python3.14 and redis-server; every command runs in it through `unshare -m` + `chroot`, with the
+#             python3.14, redis-server and ser2net; every command runs in it through `unshare -m` + `chroot`, with the
 #             checkout's parent folder, /dev (with /dev/pts), /proc, /sys and /tmp mounted in. Those mounts live
 #             in the command's own mount namespace and vanish when it ends.
 
@@ -13,7 +13,7 @@ set -euo pipefail
 VEM_TOP="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VEM_CACHE="${VEMONITOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vemonitor}"
 # What the private root holds; any change here (or in the build recipe version) builds a new root.
-VEM_ROOT_PACKAGES="python3.14,python3.14-venv,redis-server,ca-certificates,tzdata,git"
+VEM_ROOT_PACKAGES="python3.14,python3.14-venv,redis-server,ser2net,ca-certificates,tzdata,git"
 VEM_ROOT_RECIPE="3"
 VEM_MIN_PYTHON="3.14.2"
 
@@ -69,7 +69,7 @@ vem_build_root() {
     fi
     local tmp="$VEM_ROOT.tmp"
     rm -rf "$tmp"
-    vem_log "building the private Debian root (python3.14, redis-server) in $VEM_ROOT"
+    vem_log "building the private Debian root (python3.14, redis-server, ser2net) in $VEM_ROOT"
     # The mirror serves a sid Release file whose Valid-Until has passed.
     mmdebstrap --quiet --variant=minbase --include="$VEM_ROOT_PACKAGES" \
         --aptopt='Acquire::Check-Valid-Until "false"' \

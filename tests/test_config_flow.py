@@ -18,6 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vemonitor.const import (
+    CONF_ENTITY_INTERVAL,
     CONF_ENTRY_TYPE,
     CONF_TIME_INTERVAL,
     DOMAIN,
@@ -75,16 +76,24 @@ async def start_vedirect_flow(hass: HomeAssistant) -> str:
     return result["flow_id"]
 
 
-async def test_user_creates_an_mppt_entry(hass: HomeAssistant, mppt: Simulator) -> None:
+@pytest.mark.parametrize(("time_interval", "entity_interval"), [(2.0, 5), (7, 7)])
+async def test_user_creates_an_mppt_entry(
+    hass: HomeAssistant, mppt: Simulator, time_interval: float, entity_interval: int
+) -> None:
+    """A new device refreshes its entities every 5 s, or at every sample when it samples more slowly."""
     assert mppt.url is not None
     flow_id = await start_vedirect_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        flow_id, {CONF_NAME: " MPPT1 ", CONF_PORT: f" {mppt.url} ", CONF_TIME_INTERVAL: 2.0}
+        flow_id, {CONF_NAME: " MPPT1 ", CONF_PORT: f" {mppt.url} ", CONF_TIME_INTERVAL: time_interval}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "MPPT1"
     assert result["data"] == {CONF_ENTRY_TYPE: ENTRY_TYPE_VEDIRECT, CONF_NAME: "MPPT1", CONF_PORT: mppt.url}
-    assert result["options"] == {CONF_TIME_INTERVAL: 2}
+    assert result["options"] == {
+        CONF_TIME_INTERVAL: int(time_interval),
+        CONF_ENTITY_INTERVAL: entity_interval,
+    }
+    assert (result["result"].version, result["result"].minor_version) == (1, 2)
     assert result["result"].unique_id == MPPT_SERIAL
     await hass.async_block_till_done()
     assert result["result"].state is ConfigEntryState.LOADED
@@ -219,7 +228,7 @@ async def test_usb_discovery_stores_the_by_id_path(hass: HomeAssistant, tmp_path
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert result["data"][CONF_PORT] == str(link)
-        assert result["options"] == {CONF_TIME_INTERVAL: 3}
+        assert result["options"] == {CONF_TIME_INTERVAL: 3, CONF_ENTITY_INTERVAL: 5}
         assert result["result"].unique_id == MPPT_SERIAL
         await hass.async_block_till_done()
         await unload_all(hass)
@@ -373,11 +382,83 @@ async def test_options_change_time_interval_and_reload(hass: HomeAssistant, mppt
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
+    # An entry of before the option was migrated to refresh its entities at every sample, as it did.
+    assert suggested_values(result) == {CONF_TIME_INTERVAL: 1, CONF_ENTITY_INTERVAL: 1}
     result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_TIME_INTERVAL: 5.0})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_TIME_INTERVAL: 5}
+    # The entity interval left empty: entities follow every sample.
+    assert entry.options == {CONF_TIME_INTERVAL: 5, CONF_ENTITY_INTERVAL: 5}
     assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.coordinator.entity_interval == 5
+    await unload_all(hass)
+
+
+def suggested_values(result: ConfigFlowResult) -> dict[str, object]:
+    """What a form shows in its fields."""
+    schema = result["data_schema"]
+    assert schema is not None
+    return {str(key): (key.description or {}).get("suggested_value") for key in schema.schema}
+
+
+async def test_options_entity_interval(hass: HomeAssistant, mppt: Simulator) -> None:
+    """The entity interval: within the time interval's bounds and never shorter than the time interval
+    (refused on its field), stored and used after the reload."""
+    assert mppt.url is not None
+    entry = vedirect_entry(mppt.url, time_interval=2)
+    await setup_entry(hass, entry)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    flow_id = result["flow_id"]
+    for entity_interval, error in [
+        (1, "entity_interval_too_short"),
+        (0, "out_of_range"),
+        (3601, "out_of_range"),
+    ]:
+        result = await hass.config_entries.options.async_configure(
+            flow_id, {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: entity_interval}
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {CONF_ENTITY_INTERVAL: error}
+        assert suggested_values(result) == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: entity_interval}
+    result = await hass.config_entries.options.async_configure(
+        flow_id, {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30.0}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30}
+    assert entry.runtime_data.coordinator.entity_interval == 30
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert suggested_values(result) == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30}
+    hass.config_entries.options.async_abort(result["flow_id"])
+    await unload_all(hass)
+
+
+async def test_migration_keeps_existing_entries_on_every_sample(hass: HomeAssistant, mppt: Simulator) -> None:
+    """Entries 1.1 (before the entity interval): a device's entity interval is its time interval; a Redis
+    server entry only changes version; an entry of a newer major version is not touched."""
+    assert mppt.url is not None
+    device = vedirect_entry(mppt.url, time_interval=3)
+    assert (device.version, device.minor_version) == (1, 1)
+    await setup_entry(hass, device)
+    assert device.minor_version == 2
+    assert device.options == {CONF_TIME_INTERVAL: 3, CONF_ENTITY_INTERVAL: 3}
+    assert device.runtime_data.coordinator.entity_interval == 3
+
+    server = redis_server_entry()
+    server.add_to_hass(hass)
+    assert await server.async_migrate(hass)  # migrated only (not set up: there is no server here)
+    assert (server.minor_version, dict(server.options)) == (2, {})
+
+    newer = MockConfigEntry(domain=DOMAIN, title="future", version=2, data=dict(device.data), unique_id="new")
+    newer.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(newer.entry_id)
+    assert newer.state is ConfigEntryState.MIGRATION_ERROR
+
+    # A newer minor version (a later release's 1.3, back on this one) is compatible: left as it is.
+    later = MockConfigEntry(domain=DOMAIN, title="later", minor_version=3, options={CONF_TIME_INTERVAL: 2})
+    later.add_to_hass(hass)
+    assert await later.async_migrate(hass)
+    assert (later.minor_version, dict(later.options)) == (3, {CONF_TIME_INTERVAL: 2})
     await unload_all(hass)
 
 

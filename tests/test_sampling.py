@@ -3,25 +3,30 @@
 A real simulator on a pseudo-terminal feeds the coordinator (paused, fed by ``inject``: see test_link.py);
 the test moves the clock from tick to tick, fires some ticks late and skips some, and checks what the
 sample listeners (the Redis outputs) got: every slot exactly once, and what the entities got: one update
-per tick.
+per tick, or per entity update interval (and at once for the link and for codes and ON/OFF fields), and a
+state written only for an entity whose value changed.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import math
 from pathlib import Path
+from typing import Any
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed_exact
 
+from custom_components.vemonitor.const import CONF_ENTITY_INTERVAL, CONF_TIME_INTERVAL
 from custom_components.vemonitor.coordinator import SlotClock, VeDirectCoordinator
 from custom_components.vemonitor.models import VeDirectSample
 from tests.ha_vedirect import RepeatSource, drive_until, mppt_emission, vedirect_entry
-from vedirect_tools.simulator import Simulator
+from vedirect_tools.simulator import Simulator, encode_block
 
 STAGGER = 0.05  # the coordinator's offset after each slot start, fixed for the test (its smallest value)
 
@@ -50,8 +55,19 @@ class Device:
 
 
 @pytest.fixture
+def entity_interval() -> int | None:
+    """The entry's entity update interval; None: an entry made before the option (migrated to its
+    time_interval)."""
+    return None
+
+
+@pytest.fixture
 async def device(
-    hass: HomeAssistant, freezer: FrozenDateTimeFactory, tmp_path: Path, interval: int
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    tmp_path: Path,
+    interval: int,
+    entity_interval: int | None,
 ) -> AsyncIterator[Device]:
     emission = mppt_emission()
     block = b"".join(emission)
@@ -60,6 +76,9 @@ async def device(
     sim.pause()
     entry = vedirect_entry(port, time_interval=interval)
     entry.add_to_hass(hass)
+    if entity_interval is not None:
+        options = {CONF_TIME_INTERVAL: interval, CONF_ENTITY_INTERVAL: entity_interval}
+        hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
     setup = hass.async_create_task(hass.config_entries.async_setup(entry.entry_id))
     await drive_until(hass, setup.done, sim, block)
     assert await setup
@@ -75,12 +94,19 @@ async def device(
     await sim.stop()
 
 
-async def fire_at(hass: HomeAssistant, freezer: FrozenDateTimeFactory, device: Device, when: float) -> None:
-    """A fresh block first (the device sends every second), then the clock moves to `when` and the timers
-    due by then fire."""
-    client = device.coordinator.client
-    valid = client.stats.valid_blocks
-    await drive_until(hass, lambda: client.stats.valid_blocks > valid, device.sim, device.block)
+async def fire_at(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    device: Device,
+    when: float,
+    block: bytes | None = b"",
+) -> None:
+    """A fresh block first (the device sends every second: `block`, by default the device's; None: none,
+    the device is silent), then the clock moves to `when` and the timers due by then fire."""
+    if block is not None:
+        client = device.coordinator.client
+        valid = client.stats.valid_blocks
+        await drive_until(hass, lambda: client.stats.valid_blocks > valid, device.sim, block or device.block)
     moment = datetime.fromtimestamp(when, UTC)
     freezer.move_to(moment)
     async_fire_time_changed_exact(hass, moment)
@@ -174,3 +200,108 @@ def test_slot_clock_edges() -> None:
     assert list(clock.take(1050.0)) == [1050]  # set back by more than the stall window: start over
     clock.skip(1061.0)  # no valid block: this slot stays empty
     assert list(clock.take(1066.0)) == [1065]
+
+
+def mppt_block(**changes: str) -> bytes:
+    """The capture's MPPT block with some fields changed (and its checksum made anew)."""
+    lines = b"".join(mppt_emission()).decode("latin-1").split("\r\n")
+    fields = [line.split("\t", 1) for line in lines if "\t" in line and not line.startswith("Checksum")]
+    return encode_block([(label, changes.get(label, value)) for label, value in fields])
+
+
+class StateWrites:
+    """The state_changed and state_reported events of one entry's entities (what a state write fires)."""
+
+    def __init__(self, hass: HomeAssistant, entry: MockConfigEntry) -> None:
+        registry = er.async_get(hass)
+        self.entity_ids = {
+            entity.entity_id for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
+        }
+        self.changed: list[str] = []
+        self.reported: list[str] = []
+        hass.bus.async_listen(EVENT_STATE_CHANGED, self._changed)
+        hass.bus.async_listen(EVENT_STATE_REPORTED, self._reported, event_filter=self._ours)
+
+    @callback
+    def _ours(self, data: Mapping[str, Any]) -> bool:
+        return data["entity_id"] in self.entity_ids
+
+    @callback
+    def _changed(self, event: Event[Any]) -> None:
+        if self._ours(event.data):
+            self.changed.append(event.data["entity_id"])
+
+    @callback
+    def _reported(self, event: Event[Any]) -> None:
+        self.reported.append(event.data["entity_id"])
+
+
+VOLTAGE = "sensor.mppt1_battery_voltage"
+CHARGER = "sensor.mppt1_charger_state"
+LOAD = "binary_sensor.mppt1_load_output"
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    current = hass.states.get(entity_id)
+    assert current is not None, entity_id
+    return current.state
+
+
+@pytest.mark.parametrize("interval", [1])
+async def test_only_changed_states_are_written(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, device: Device
+) -> None:
+    """An entry of before the entity interval: its entities get every sample, as they did; those whose
+    value did not change write nothing (no state_changed, no state_reported), the others a new state."""
+    writes = StateWrites(hass, device.entry)
+    assert {VOLTAGE, CHARGER, "sensor.mppt1_invalid_blocks", "binary_sensor.mppt1_ve_direct_link"} <= set(
+        hass.states.async_entity_ids()
+    )
+    first = SlotClock(1, 1).slot_of(dt_util.utcnow().timestamp())
+    for k in range(1, 6):
+        await fire_at(hass, freezer, device, first + k + STAGGER)
+    assert len(device.ticks) == 5  # the entities were told of every sample, as before
+    assert (writes.changed, writes.reported) == ([], [])
+
+    await fire_at(hass, freezer, device, first + 6 + STAGGER, mppt_block(V="13400"))
+    assert writes.changed == [VOLTAGE]
+    assert writes.reported == []
+    assert state(hass, VOLTAGE) == "13.4"
+
+
+@pytest.mark.parametrize(("interval", "entity_interval"), [(1, 10)])
+async def test_entity_interval(hass: HomeAssistant, freezer: FrozenDateTimeFactory, device: Device) -> None:
+    """Entities refresh every entity_interval while the sample listeners (Redis) get every slot; a code
+    (the charge state) shows at once, and so do a lost link and its return."""
+    writes = StateWrites(hass, device.entry)
+    first = SlotClock(1, 1).slot_of(dt_util.utcnow().timestamp())  # the setup's sample: shown
+    for k in range(1, 10):
+        await fire_at(hass, freezer, device, first + k + STAGGER, mppt_block(V=str(13370 + k)))
+    assert [sample.frame.values["V"] for sample in device.samples] == [
+        (13370 + k) / 1000 for k in range(1, 10)
+    ]
+    assert device.ticks == []  # no entity was even told
+    assert writes.changed == []
+    assert state(hass, VOLTAGE) == "13.37"
+
+    await fire_at(hass, freezer, device, first + 10 + STAGGER, mppt_block(V="13380"))
+    assert len(device.ticks) == 1
+    assert writes.changed == [VOLTAGE]
+    assert state(hass, VOLTAGE) == "13.38"
+
+    # The charge state (bulk -> float) and the load output (off -> on) show at once.
+    await fire_at(hass, freezer, device, first + 11 + STAGGER, mppt_block(V="13380", CS="5", LOAD="ON"))
+    assert len(device.ticks) == 2
+    assert sorted(writes.changed) == sorted([VOLTAGE, CHARGER, LOAD])  # (HA's order of platforms varies)
+    assert (state(hass, CHARGER), state(hass, LOAD)) == ("float", STATE_ON)
+
+    # Silent from here: the last block came at first + 10 + STAGGER; the link is lost after 5 s of that.
+    for k in range(12, 16):
+        await fire_at(hass, freezer, device, first + k + STAGGER, block=None)
+    assert state(hass, VOLTAGE) == "13.38"
+    await fire_at(hass, freezer, device, first + 16 + STAGGER, block=None)
+    assert state(hass, VOLTAGE) == STATE_UNAVAILABLE  # at once, not at the next entity refresh
+    await fire_at(hass, freezer, device, first + 17 + STAGGER, mppt_block(V="13390", CS="5", LOAD="ON"))
+    assert state(hass, VOLTAGE) == "13.39"  # back at once, with the fresh value
+    assert state(hass, CHARGER) == "float"
+    assert slots(device.samples) == [first + k for k in (*range(1, 16), 17)]  # every slot with data

@@ -157,6 +157,38 @@ def test_number_bounds(validator: Validator, minimum: int, maximum: int) -> None
         assert refusal(validator, value) == "out_of_range", value
 
 
+def test_entity_interval_bounds() -> None:
+    """The time interval's bounds; nothing (an empty field) means "every sample"."""
+    assert (v.ENTITY_INTERVAL_MIN, v.ENTITY_INTERVAL_MAX) == (v.TIME_INTERVAL_MIN, v.TIME_INTERVAL_MAX)
+    for inside in (1, 5, 3600, 30.0):
+        assert v.valid_entity_interval(inside) == int(inside)
+    for value in (0, 3601, 0.5, 3600.5, *[value for value in NOT_WHOLE_NUMBERS if value is not None]):
+        assert refusal(v.valid_entity_interval, value) == "out_of_range", value
+    assert v.valid_entity_interval(None) is None
+    assert v.valid_entity_interval("") is None
+
+
+@pytest.mark.parametrize(
+    ("time_interval", "entity_interval", "stored"),
+    [
+        (1, None, 1),
+        (60, None, 60),
+        (1, 1, 1),
+        (1, 5, 5),
+        (60, 60, 60),
+        (60, 3600, 3600),
+        (5, 4, None),
+        (60, 1, None),
+    ],
+)
+def test_check_entity_interval(time_interval: int, entity_interval: int | None, stored: int | None) -> None:
+    """Never shorter than the time interval (no sample in between to show); none given: every sample."""
+    key = refusal(lambda _: v.check_entity_interval(time_interval, entity_interval), None)
+    assert key == (None if stored is not None else "entity_interval_too_short")
+    if stored is not None:
+        assert v.check_entity_interval(time_interval, entity_interval) == stored
+
+
 @pytest.mark.parametrize(
     ("time_interval", "cache_interval", "ok"),
     [(1, 3600, True), (3600, 1, True), (60, 60, True), (60, 61, False), (3600, 2, False), (2, 1801, False)],
@@ -480,6 +512,7 @@ VALIDATORS: list[Validator] = [
     v.valid_label,
     v.valid_columns,
     v.valid_time_interval,
+    v.valid_entity_interval,
     v.valid_cache_interval,
     v.valid_backlog_limit,
     v.valid_redis_port,

@@ -28,14 +28,16 @@ Decode VE.Direct bytes into JSON lines:
   {"type": "hex", "valid": bool, "command": "A", "register": "0x1050", "flags": 0, "value": ...}
 and last {"type": "summary", "valid_blocks": N, "invalid_blocks": N, "hex_frames": N,
 "invalid_hex_frames": N, "discarded_bytes": N}.
-Raw texts are the wire bytes read as latin-1 and printed with \\u escapes, so that any byte survives:
-text.encode("latin-1") gives the bytes back. Enums print as their key, flag sets as a list of keys."""
+Raw texts are the wire bytes (printable ASCII: the parser refuses a block holding anything else).
+Enums print as their key, flag sets as a list of keys."""
 
 _SIMULATE_HELP = """\
 Simulate a VE.Direct device: replay a capture byte for byte or synthesise an MPPT, a BMV or an inverter.
 The first stdout line is the port to open (a pseudo-terminal path, or a socket:// URL with --tcp).
 A capture replayed without --loop goes silent after its last emission, with the port left open.
-Ends on SIGINT or SIGTERM."""
+Ends on SIGINT or SIGTERM. Faults on demand: SIGUSR1 sends 32 random bytes (line noise), SIGUSR2 unplugs the
+port and plugs a new one in after --replug-delay seconds (a pty: same --link, new device); SIGSTOP/SIGCONT
+make the device fall silent and speak again."""
 
 
 def json_value(value: object) -> Any:
@@ -198,19 +200,31 @@ def _host_port(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def simulate(sim: Simulator, out: IO[str]) -> None:
+async def simulate(sim: Simulator, out: IO[str], replug_delay: float = 3.0) -> None:
     """Serve until SIGINT/SIGTERM; the port to open is the first line printed."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    replugs: set[asyncio.Task[None]] = set()
+
+    def replug() -> None:
+        if not replugs:  # a replug already under way absorbs the next request
+            task = loop.create_task(sim.replug(replug_delay))
+            replugs.add(task)
+            task.add_done_callback(replugs.discard)
+
+    loop.add_signal_handler(signal.SIGUSR1, lambda: sim.inject(sim.garbage()))
+    loop.add_signal_handler(signal.SIGUSR2, replug)
     try:
         out.write(f"{await sim.start()}\n")
         out.flush()
         await stop.wait()
     finally:
+        for task in replugs:
+            task.cancel()
         await sim.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
             loop.remove_signal_handler(signum)
 
 
@@ -258,6 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--hex-interleave", type=_probability, default=0.0, metavar="P", help="add an async HEX frame"
     )
     sim.add_argument("--seed", type=int, help="random seed, for reproducible values and faults")
+    sim.add_argument("--sent-log", type=Path, metavar="PATH", help="append a JSON line per write to PATH")
+    sim.add_argument(
+        "--replug-delay", type=_positive, default=3.0, metavar="S", help="SIGUSR2: seconds unplugged"
+    )
     return parser
 
 
@@ -305,7 +323,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         hex_interleave=args.hex_interleave,
     )
     simulator = Simulator(
-        source, rate=args.rate, faults=faults, seed=args.seed, tcp=args.tcp, pty_link=args.link
+        source,
+        rate=args.rate,
+        faults=faults,
+        seed=args.seed,
+        tcp=args.tcp,
+        pty_link=args.link,
+        sent_log=args.sent_log,
     )
-    asyncio.run(simulate(simulator, out))
+    asyncio.run(simulate(simulator, out, args.replug_delay))
     return 0

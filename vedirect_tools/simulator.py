@@ -14,7 +14,14 @@ Outputs:
   connects. A restart listens on the same port again.
 
 ``stop()`` closes the output (clients see the port vanish) and ``start()`` opens it again; ``pause()`` keeps
-the output open but silent (clients see a stalled link).
+the output open but silent (clients see a stalled link); ``replug()`` closes the output and opens a new one
+after a delay (a cable unplugged and plugged back: a new pty behind the same link).
+
+``sent_log``: a JSON line per write, flushed at once, so that a test can count what the device really sent
+without trusting the code under test: ``{"t": <POSIX time after the write>, "data": "<hex of the bytes>"}``
+per emission or injection, and ``{"t": ..., "event": "unplugged" | "plugged"}`` around a replug. Bytes
+written while the output is closed, or flushed because nobody read them, are logged all the same (a real
+device does not know either): the reader judges them by the time they were sent.
 """
 
 import asyncio
@@ -22,14 +29,16 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 import fcntl
+import json
 import logging
 import os
 from pathlib import Path
 import random
 import struct
 import termios
+import time
 import tty
-from typing import Literal, Protocol, Self
+from typing import IO, Literal, Protocol, Self
 
 from .protocol import hexproto
 
@@ -465,6 +474,7 @@ class Simulator:
         seed: int | None = None,
         tcp: tuple[str, int] | None = None,
         pty_link: str | os.PathLike[str] | None = None,
+        sent_log: str | os.PathLike[str] | None = None,
     ) -> None:
         if not rate > 0:
             raise ValueError("rate must be > 0")
@@ -480,6 +490,8 @@ class Simulator:
         self.url: str | None = None
         self.emissions_sent = 0
         self.bytes_sent = 0
+        self._sent_log_path = Path(sent_log) if sent_log is not None else None
+        self._sent_log: IO[str] | None = None
 
     @classmethod
     def for_device(
@@ -496,6 +508,10 @@ class Simulator:
         source = synthetic_device(kind, seed=seed)
         return cls(source, rate=rate, faults=faults, seed=seed, tcp=tcp, pty_link=pty_link)
 
+    def garbage(self, length: int = 32) -> bytes:
+        """Random bytes of any value (CR, LF and ``:`` included), as line noise sends them."""
+        return bytes(self._rng.randrange(256) for _ in range(length))
+
     @property
     def tcp_clients(self) -> int:
         """How many TCP clients are connected now (always 0 on a pty)."""
@@ -511,6 +527,8 @@ class Simulator:
         if self._task is not None:
             raise RuntimeError("simulator already started")
         self.url = await self._output.open()
+        if self._sent_log_path is not None:
+            self._sent_log = self._sent_log_path.open("a", encoding="ascii", buffering=1)
         self.finished.clear()
         self._task = asyncio.create_task(self._emit(), name=f"vedirect-simulator {self.url}")
         _LOGGER.debug("Simulator serving %s", self.url)
@@ -525,6 +543,17 @@ class Simulator:
         with suppress(asyncio.CancelledError):
             await task
         await self._output.close()
+        if self._sent_log is not None:
+            self._sent_log.close()
+            self._sent_log = None
+
+    async def replug(self, delay: float) -> None:
+        """Close the output, wait ``delay`` seconds, open a new one (emissions meanwhile are lost)."""
+        await self._output.close()
+        self._log_event("unplugged")
+        await asyncio.sleep(delay)
+        self.url = await self._output.open()
+        self._log_event("plugged")
 
     def pause(self) -> None:
         """Go silent with the output left open (a stalled link)."""
@@ -538,6 +567,15 @@ class Simulator:
         """Send arbitrary bytes now, between emissions."""
         self._output.send(data)
         self.bytes_sent += len(data)
+        self._log_sent(data)
+
+    def _log_sent(self, data: bytes) -> None:
+        if self._sent_log is not None:
+            self._sent_log.write(json.dumps({"t": time.time(), "data": data.hex()}) + "\n")
+
+    def _log_event(self, event: str) -> None:
+        if self._sent_log is not None:
+            self._sent_log.write(json.dumps({"t": time.time(), "event": event}) + "\n")
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -559,6 +597,7 @@ class Simulator:
             data = apply_faults(emission, self.faults, self._rng)
             if data:
                 self._output.send(data)
+                self._log_sent(data)
             self.emissions_sent += 1
             self.bytes_sent += len(data)
             next_at = max(next_at + period, loop.time())

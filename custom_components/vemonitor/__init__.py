@@ -6,9 +6,11 @@ server (a pool shared by the outputs writing to it). No update listener is regis
 reconfigure reload through the flows, and Redis output subentries are followed live by redis_outputs.
 """
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
+from .const import CONF_ENTITY_INTERVAL, CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL, LOGGER
 from .coordinator import VeDirectCoordinator
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server
 from .redis_outputs import async_remove_redis_outputs, async_setup_redis_outputs
@@ -21,6 +23,26 @@ REDIS_SERVER_PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR]
 
 def _platforms(entry: VeMonitorConfigEntry) -> list[Platform]:
     return REDIS_SERVER_PLATFORMS if is_redis_server(entry) else VEDIRECT_PLATFORMS
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """1.1 -> 1.2: a VE.Direct device's entity_interval, set to its time_interval, so that a device added
+    before the option keeps refreshing its entities at every sample (new devices get a longer default).
+
+    An entry of a later release (back on this one) is not touched: a newer major version is refused (Home
+    Assistant 2026.10 refuses it before calling this, 2026.5 does not), a newer minor one is compatible by
+    definition. A Redis server entry only changes version.
+    """
+    if entry.version > 1:
+        return False
+    if entry.minor_version >= 2:
+        return True
+    options = dict(entry.options)
+    if not is_redis_server(entry):
+        options.setdefault(CONF_ENTITY_INTERVAL, options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL))
+    hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
+    LOGGER.debug("Migrated entry %r to version 1.2", entry.title)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: VeMonitorConfigEntry) -> bool:

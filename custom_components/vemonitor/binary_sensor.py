@@ -64,6 +64,11 @@ class VeDirectLinkBinarySensor(VeDirectLinkEntity, BinarySensorEntity):
         """The client's link state: connected, or stalled/disconnected."""
         return self.runtime.client.link_state is LinkState.CONNECTED
 
+    @override
+    def shown(self) -> object:
+        """Always available: the link state alone."""
+        return self.is_on
+
 
 def _setup_vedirect(entry: VeDirectConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback) -> None:
     async_add_entities([VeDirectLinkBinarySensor(entry, LINK_DESCRIPTION)])

@@ -19,8 +19,10 @@ from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
 from .const import (
+    CONF_ENTITY_INTERVAL,
     CONF_ENTRY_TYPE,
     CONF_TIME_INTERVAL,
+    DEFAULT_ENTITY_INTERVAL,
     DEFAULT_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
@@ -40,8 +42,13 @@ from .models import VeMonitorConfigEntry, is_redis_server, is_vedirect
 from .redis_output_flow import RedisOutputSubentryFlow
 from .redis_server_flow import RedisServerFlow
 from .validation import (
+    ENTITY_INTERVAL_MAX,
+    ENTITY_INTERVAL_MIN,
     TIME_INTERVAL_MAX,
     TIME_INTERVAL_MIN,
+    InvalidInput,
+    check_entity_interval,
+    valid_entity_interval,
     valid_name,
     valid_serial_port,
     valid_time_interval,
@@ -49,6 +56,17 @@ from .validation import (
 )
 
 TIME_INTERVAL_SELECTOR = number_selector(TIME_INTERVAL_MIN, TIME_INTERVAL_MAX, "s")
+ENTITY_INTERVAL_SELECTOR = number_selector(ENTITY_INTERVAL_MIN, ENTITY_INTERVAL_MAX, "s")
+
+
+def new_entity_interval(time_interval: int) -> int:
+    """A new device's entity interval: DEFAULT_ENTITY_INTERVAL, or its time interval when that is longer.
+
+    Redis outputs store every sample whatever this is; the recorder writes a row per changed entity state,
+    so refreshing entities every few seconds rather than every second divides its rows (and their writes
+    to the SD card of a Raspberry Pi) by as much, for dashboards a few seconds behind.
+    """
+    return max(DEFAULT_ENTITY_INTERVAL, time_interval)
 
 
 def _suggested_name(identity: DeviceIdentity) -> str:
@@ -56,9 +74,13 @@ def _suggested_name(identity: DeviceIdentity) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", identity.product_name).strip("_") or "VE_Direct"
 
 
-_OPTIONS_FIELDS: dict[str, Callable[[Any], object]] = {CONF_TIME_INTERVAL: valid_time_interval}
+_INTERVAL_FIELDS: dict[str, Callable[[Any], object]] = {CONF_TIME_INTERVAL: valid_time_interval}
+_OPTIONS_FIELDS: dict[str, Callable[[Any], object]] = {
+    **_INTERVAL_FIELDS,
+    CONF_ENTITY_INTERVAL: valid_entity_interval,
+}
 _PORT_FIELDS: dict[str, Callable[[Any], object]] = {CONF_PORT: valid_serial_port}
-_CONFIRM_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NAME: valid_name, **_OPTIONS_FIELDS}
+_CONFIRM_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NAME: valid_name, **_INTERVAL_FIELDS}
 _DEVICE_FIELDS: dict[str, Callable[[Any], object]] = {**_CONFIRM_FIELDS, **_PORT_FIELDS}
 
 
@@ -66,7 +88,7 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     """VE.Direct devices, and (through RedisServerFlow) Redis servers."""
 
     VERSION = 1
-    MINOR_VERSION = 1
+    MINOR_VERSION = 2  # 1.2: VE.Direct options hold entity_interval (__init__.async_migrate_entry)
 
     def __init__(self) -> None:
         """Start with nothing discovered."""
@@ -214,11 +236,14 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
         return values, errors
 
     def _create_vedirect_entry(self, name: str, port: str, time_interval: int) -> ConfigFlowResult:
-        """Connection settings in data, the tunable time_interval in options."""
+        """Connection settings in data, the tunable intervals in options."""
         return self.async_create_entry(
             title=name,
             data={CONF_ENTRY_TYPE: ENTRY_TYPE_VEDIRECT, CONF_NAME: name, CONF_PORT: port},
-            options={CONF_TIME_INTERVAL: time_interval},
+            options={
+                CONF_TIME_INTERVAL: time_interval,
+                CONF_ENTITY_INTERVAL: new_entity_interval(time_interval),
+            },
         )
 
     @classmethod
@@ -251,25 +276,39 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
 
 
 class VeDirectOptionsFlow(OptionsFlowWithReload):
-    """Change the sampling interval; the entry reloads so the coordinator and outputs use it."""
+    """Change the sampling and entity intervals; the entry reloads so the coordinator and outputs use them."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Edit time_interval."""
+        """Edit time_interval and entity_interval (empty: entities follow every sample)."""
         errors: dict[str, str] = {}
         if user_input is not None:
             values, errors = validate_form(user_input, _OPTIONS_FIELDS)
             if not errors:
+                try:
+                    values[CONF_ENTITY_INTERVAL] = check_entity_interval(
+                        values[CONF_TIME_INTERVAL], values[CONF_ENTITY_INTERVAL]
+                    )
+                except InvalidInput as err:
+                    errors[CONF_ENTITY_INTERVAL] = err.key
+            if not errors:
                 return self.async_create_entry(data=values)
-        schema = form_schema({vol.Required(CONF_TIME_INTERVAL): TIME_INTERVAL_SELECTOR})
+        options = self.config_entry.options
+        time_interval = options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)
+        schema = form_schema(
+            {
+                vol.Required(CONF_TIME_INTERVAL): TIME_INTERVAL_SELECTOR,
+                vol.Optional(CONF_ENTITY_INTERVAL): ENTITY_INTERVAL_SELECTOR,
+            }
+        )
         return self.async_show_form(
             step_id="init",
             errors=errors,
             data_schema=self.add_suggested_values_to_schema(
                 schema,
-                {
-                    CONF_TIME_INTERVAL: self.config_entry.options.get(
-                        CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL
-                    )
+                redisplayed(user_input)
+                or {
+                    CONF_TIME_INTERVAL: time_interval,
+                    CONF_ENTITY_INTERVAL: options.get(CONF_ENTITY_INTERVAL, time_interval),
                 },
             ),
         )

@@ -15,6 +15,12 @@ ENTRY_TYPE_REDIS_SERVER: Final = "redis_server"
 # VE.Direct device entries (name and port: CONF_NAME, CONF_PORT).
 CONF_TIME_INTERVAL: Final = "time_interval"
 DEFAULT_TIME_INTERVAL: Final = 1
+# Seconds between two refreshes of the entities (>= time_interval; the Redis outputs still get every
+# sample). Entries made before the option (config entry 1.1) keep entities on every sample: the migration
+# to 1.2 sets it to their time_interval. New entries get max(this, time_interval): see
+# config_flow.new_entity_interval.
+CONF_ENTITY_INTERVAL: Final = "entity_interval"
+DEFAULT_ENTITY_INTERVAL: Final = 5
 MANUFACTURER: Final = "Victron Energy"
 PROBE_TIMEOUT: Final = 10.0  # seconds the flows wait for valid blocks before giving up
 STALL_MIN_SECONDS: Final = 5  # a link is lost after max(3 x time_interval, this) s without a valid block

@@ -1,11 +1,13 @@
 """One VE.Direct device: the background client, and the coordinator that samples it once per slot.
 
 A slot is `floor(t / time_interval) * time_interval` in whole seconds of UTC: the series a Redis output
-stores has exactly one sample per slot while the device sends (see SlotClock).
+stores has exactly one sample per slot while the device sends (see SlotClock). The entities show a sample
+every entity_interval only (coordinator.data; see VeDirectCoordinator._shows): each changed entity state is
+a recorder row, and most of what a device costs Home Assistant is those rows.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 import math
 from random import randint
@@ -23,13 +25,25 @@ from homeassistant.helpers.event import (
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .const import CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL, DOMAIN, LOGGER, PROBE_TIMEOUT, stall_seconds
+from .const import (
+    CONF_ENTITY_INTERVAL,
+    CONF_TIME_INTERVAL,
+    DEFAULT_TIME_INTERVAL,
+    DOMAIN,
+    LOGGER,
+    PROBE_TIMEOUT,
+    stall_seconds,
+)
 from .identity import device_info
 from .models import VeDirectSample
 from .repairs import async_check_port, async_port_is_back
-from .vedirect import DeviceFrame, LinkState, VeDirectClient
+from .vedirect import DeviceFrame, LinkState, Value, VeDirectClient
 
 type SampleListener = Callable[[VeDirectSample], None]
+
+# Values that may wait for the next entity refresh: measurements and counters (and `---`). Codes, flags,
+# ON/OFF and text change rarely and mean something (an alarm, the relay, the charge state): shown at once.
+_MAY_WAIT: frozenset[type] = frozenset({int, float, type(None)})
 
 
 class SlotClock:
@@ -86,7 +100,13 @@ class SlotClock:
 
 
 class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
-    """Samples the latest merged frame once per slot of time_interval; fails while no valid block arrives."""
+    """Samples the latest merged frame once per slot of time_interval; fails while no valid block arrives.
+
+    The sample listeners (Redis outputs) get every sample; the entities (coordinator.data and its listeners)
+    one per entity_interval, and at once when the link is lost or back, when a field appears, or when a
+    code, flag set, ON/OFF or text field changes. With entity_interval = time_interval (devices added
+    before the option) they get every sample, as they always did.
+    """
 
     config_entry: ConfigEntry
 
@@ -99,7 +119,12 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
             config_entry=entry,
             name=f"VE.Direct {entry.title}",
             update_interval=timedelta(seconds=interval),
+            # The listeners (entities) run when the data is another sample or the availability changes:
+            # a tick that is not an entity refresh returns the sample they show already.
+            always_update=False,
         )
+        self.entity_interval = max(interval, int(entry.options.get(CONF_ENTITY_INTERVAL, interval)))
+        self._shown_slot = 0  # the slot of the sample the entities show
         self.port: str = entry.data[CONF_PORT]
         self.stall_after = timedelta(seconds=stall_seconds(interval))
         self.client = VeDirectClient(
@@ -185,7 +210,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
 
         The sample listeners (the Redis outputs) get one sample per slot, oldest first; slots a late tick
         fills hold the frame as it is at that tick (the blocks in between are not kept). The entities get
-        the newest only, once per tick. A tick that finds no free slot returns the current sample again.
+        the newest only, when _shows() says so; otherwise, as after a tick that finds no free slot, the
+        current sample is returned again (and the base class calls no listener: always_update=False).
         """
         now = dt_util.utcnow()
         frame, received_at = self._frame, self._received_at
@@ -206,7 +232,21 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
                     listener(sample)
                 except Exception:
                     LOGGER.exception("Sample listener of %s failed", self.name)
+        if not self._shows(slots[-1], frame):
+            return self.data
+        self._shown_slot = slots[-1]
         return samples[-1]
+
+    def _shows(self, slot: int, frame: DeviceFrame) -> bool:
+        """Whether the entities get the sample of `slot`: the first one, the first after a failure (the
+        availability comes back with fresh values), one entity_interval after the one they show, or
+        one whose frame has a new field or another code, flags, ON/OFF or text value."""
+        shown = self.data
+        if shown is None or not self.last_update_success:
+            return True
+        if not 0 <= slot - self._shown_slot < self.entity_interval:  # (below 0: the clock went back)
+            return True
+        return shown.frame is not frame and _changed_at_once(shown.frame.values, frame.values)
 
     def _link_lost(self, now: datetime) -> NoReturn:
         """Warn once, watch for a vanished port (repair issue), and fail the update."""
@@ -270,9 +310,22 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
         )
 
 
+def _changed_at_once(old: Mapping[str, Value], new: Mapping[str, Value]) -> bool:
+    """A label the entities have not seen (its entity is to be added), or another value that is not to wait
+    (_MAY_WAIT): a few dictionary reads per tick, far less than the entity updates it saves."""
+    return len(new) != len(old) or any(
+        type(value) not in _MAY_WAIT and old.get(label) != value for label, value in new.items()
+    )
+
+
 def _identity_changed(old: DeviceFrame, new: DeviceFrame) -> bool:
-    return (old.product_id, old.serial_number, old.firmware) != (
-        new.product_id,
-        new.serial_number,
-        new.firmware,
+    """Whether model, serial or firmware may differ: the raw fields they come from (DeviceFrame.product_id,
+    serial_number, firmware) compared, at every block: decoding them would cost more than the rest of the
+    block's bookkeeping."""
+    a, b = old.fields, new.fields
+    return (a.get("PID"), a.get("SER#"), a.get("FW"), a.get("FWE")) != (
+        b.get("PID"),
+        b.get("SER#"),
+        b.get("FW"),
+        b.get("FWE"),
     )

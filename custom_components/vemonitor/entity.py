@@ -1,6 +1,13 @@
-"""Base entities of a VE.Direct device, and the platform setup that adds entities as new fields appear."""
+"""Base entities of a VE.Direct device, and the platform setup that adds entities as new fields appear.
+
+Every entity of the integration writes its state only when what it shows changed (ChangedStateWriter): at
+one sample a second, most of a device's entities show the same value as a second before, and Home Assistant
+would still compute their state and attributes, compare them with the state machine's and fire a
+state_reported event for each.
+"""
 
 from collections.abc import Callable
+from typing import override
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
@@ -29,7 +36,36 @@ def field_platform(label: str) -> Platform | None:
     return Platform.SENSOR
 
 
-class VeDirectEntity(CoordinatorEntity[DataUpdateCoordinator[VeDirectSample]]):
+_NOTHING_WRITTEN = object()
+
+
+class ChangedStateWriter(Entity):
+    """An entity whose updates write its state only when `shown()` differs from the last state written.
+
+    `shown()` is what the state and attributes are made of, cheap to get and compare (a decoded value, a
+    counter, an availability). Any write (added to HA, its registry entry changed, an update) records it.
+    """
+
+    _last_shown: object = _NOTHING_WRITTEN
+
+    def shown(self) -> object:
+        """What this entity's state and attributes are made of."""
+        raise NotImplementedError
+
+    @callback
+    def async_write_changed_state(self) -> None:
+        """Write the state if what it shows changed since the last write (else: nothing, no event)."""
+        if self.shown() != self._last_shown:
+            self.async_write_ha_state()
+
+    @callback
+    @override
+    def _async_write_ha_state(self) -> None:
+        self._last_shown = self.shown()
+        super()._async_write_ha_state()
+
+
+class VeDirectEntity(ChangedStateWriter, CoordinatorEntity[DataUpdateCoordinator[VeDirectSample]]):
     """An entity of a VE.Direct device; unique_id = device key + label or link key."""
 
     _attr_has_entity_name = True
@@ -43,9 +79,20 @@ class VeDirectEntity(CoordinatorEntity[DataUpdateCoordinator[VeDirectSample]]):
         self._attr_unique_id = f"{device_key(entry)}_{description.key}"
         self._attr_device_info = device_info(entry, runtime.client.frame)
 
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self.async_write_changed_state()
+
 
 class VeDirectFieldEntity(VeDirectEntity):
     """An entity showing one VE.Direct label of the latest sample."""
+
+    @override
+    def shown(self) -> object:
+        """Availability and the decoded value (its type too: True == 1, yet ON is no count of 1)."""
+        value = self.field_value
+        return self.available, type(value), value
 
     @property
     def field_value(self) -> Value:

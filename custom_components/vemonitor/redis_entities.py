@@ -29,13 +29,14 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 
 from .const import DOMAIN
+from .entity import ChangedStateWriter
 from .models import RedisServerConfigEntry, RedisServerRuntime
 from .redis_worker import OutputState
 
 REDIS_MANUFACTURER = "Redis"
 
 
-class RedisServerConnectivity(BinarySensorEntity):
+class RedisServerConnectivity(ChangedStateWriter, BinarySensorEntity):
     """Whether the Redis server answers (health check every 30 s, and every write of its outputs)."""
 
     _attr_has_entity_name = True
@@ -63,8 +64,12 @@ class RedisServerConnectivity(BinarySensorEntity):
         return self._runtime.connected
 
     @override
+    def shown(self) -> object:
+        return self.is_on
+
+    @override
     async def async_added_to_hass(self) -> None:
-        self.async_on_remove(self._runtime.async_add_listener(self.async_write_ha_state))
+        self.async_on_remove(self._runtime.async_add_listener(self.async_write_changed_state))
 
 
 class RedisOutputView(Protocol):
@@ -121,8 +126,9 @@ OUTPUT_SENSORS: tuple[RedisOutputSensorDescription, ...] = (
 )
 
 
-class RedisOutputSensor(SensorEntity):
-    """One number of an output's delivery state, refreshed whenever the worker's state changes."""
+class RedisOutputSensor(ChangedStateWriter, SensorEntity):
+    """One number of an output's delivery state, written when it changed (the worker tells after every
+    send: every 5 s by default, when the pending count is back to 0 again)."""
 
     _attr_has_entity_name = True
     _attr_should_poll = False
@@ -141,8 +147,12 @@ class RedisOutputSensor(SensorEntity):
         return self.entity_description.value_fn(self._output.state)
 
     @override
+    def shown(self) -> object:
+        return self.native_value
+
+    @override
     async def async_added_to_hass(self) -> None:
-        self.async_on_remove(self._output.async_add_listener(self.async_write_ha_state))
+        self.async_on_remove(self._output.async_add_listener(self.async_write_changed_state))
         self._link_to_device()
 
     def _link_to_device(self) -> None:

@@ -343,6 +343,11 @@ class VeDirectLinkSensor(VeDirectLinkEntity, SensorEntity):
         """Read from the coordinator and its client."""
         return self.entity_description.value_fn(self.runtime)
 
+    @override
+    def shown(self) -> object:
+        """Always available: the value alone."""
+        return self.native_value
+
 
 async def async_setup_entry(
     hass: HomeAssistant,

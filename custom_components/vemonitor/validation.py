@@ -48,6 +48,10 @@ TIME_INTERVAL_MIN: Final = 1
 TIME_INTERVAL_MAX: Final = 3600
 """Seconds between two samples (VE.Direct device and Redis output): from every second (devices send a block
 per second) to one per hour; slower sampling is no monitoring any more."""
+ENTITY_INTERVAL_MIN: Final = TIME_INTERVAL_MIN
+ENTITY_INTERVAL_MAX: Final = TIME_INTERVAL_MAX
+"""Seconds between two refreshes of a VE.Direct device's entities: the time interval's bounds, and never
+shorter than the device's own time interval (check_entity_interval)."""
 CACHE_INTERVAL_MIN: Final = 1
 CACHE_INTERVAL_MAX: Final = 3600
 """Time intervals per Redis send."""
@@ -190,6 +194,24 @@ def whole_number(value: object, minimum: int, maximum: int) -> int:
 def valid_time_interval(value: object) -> int:
     """Seconds between two samples, of a VE.Direct device or of a Redis output."""
     return whole_number(value, TIME_INTERVAL_MIN, TIME_INTERVAL_MAX)
+
+
+def valid_entity_interval(value: object) -> int | None:
+    """Seconds between two refreshes of a VE.Direct device's entities; None (the field left empty or not
+    sent) means "at every sample", i.e. the time interval."""
+    if value is None or value == "":
+        return None
+    return whole_number(value, ENTITY_INTERVAL_MIN, ENTITY_INTERVAL_MAX)
+
+
+def check_entity_interval(time_interval: int, entity_interval: int | None) -> int:
+    """The entity interval to store: the time interval when none is given; refused (error on the entity
+    interval) when shorter than the time interval, as there is no sample in between to show."""
+    if entity_interval is None:
+        return time_interval
+    if entity_interval < time_interval:
+        raise InvalidInput("entity_interval_too_short")
+    return entity_interval
 
 
 def valid_cache_interval(value: object) -> int:

@@ -72,8 +72,13 @@ def _expect(result: Json, kind: str, what: str) -> Json:
     return result
 
 
-async def create_demo(client: HaClient, redis_form: Mapping[str, Any], ports: Mapping[str, str]) -> list[str]:
-    """Add the Redis server, the three devices and one Redis output each, unless already there."""
+async def create_demo(
+    client: HaClient,
+    redis_form: Mapping[str, Any],
+    ports: Mapping[str, str],
+    devices: Sequence[SimulatedDevice] = DEVICES,
+) -> list[str]:
+    """Add the Redis server, the devices and one Redis output each, unless already there."""
     done: list[str] = []
     titles = {entry["title"]: entry for entry in await client.config_entries(DOMAIN)}
     if REDIS_SERVER_NAME not in titles:
@@ -86,7 +91,7 @@ async def create_demo(client: HaClient, redis_form: Mapping[str, Any], ports: Ma
         )
         _expect(result, "create_entry", "Redis server")
         done.append(f"Redis server entry {REDIS_SERVER_NAME!r}")
-    for device in DEVICES:
+    for device in devices:
         if device.name in titles:
             continue
         flow = _expect(await client.start_flow(DOMAIN), "menu", "start")
@@ -97,7 +102,7 @@ async def create_demo(client: HaClient, redis_form: Mapping[str, Any], ports: Ma
         done.append(f"VE.Direct entry {device.name!r}")
     entries = {entry["title"]: entry for entry in await client.config_entries(DOMAIN)}
     server_id = entries[REDIS_SERVER_NAME]["entry_id"]
-    for device in DEVICES:
+    for device in devices:
         entry = entries[device.name]
         if entry.get("num_subentries"):
             continue
@@ -132,14 +137,23 @@ async def add_redis_output(client: HaClient, entry_id: str, server_id: str, devi
     _expect(step, "create_entry", f"Redis output of {device.name}")
 
 
-async def wait_live(client: HaClient, timeout: float) -> dict[str, int]:
-    """Wait until every entry is loaded and every device has sensors with values; count them per device."""
-    wanted = {device.name for device in DEVICES}
+async def wait_live(
+    client: HaClient,
+    timeout: float,
+    devices: Sequence[SimulatedDevice] = DEVICES,
+    *,
+    devices_only: bool = False,
+) -> dict[str, int]:
+    """Wait until every entry (or, with `devices_only`, every device's entry: a Redis server entry waits for
+    its server) is loaded and every device has sensors with values; count them per device."""
+    wanted = {device.name for device in devices}
     deadline = time.monotonic() + timeout
     while True:
         config_entries = await client.config_entries(DOMAIN)
         not_loaded = {
-            entry["title"]: entry["state"] for entry in config_entries if entry["state"] != "loaded"
+            entry["title"]: entry["state"]
+            for entry in config_entries
+            if entry["state"] != "loaded" and (not devices_only or entry["title"] in wanted)
         }
         entries = {entry["entry_id"]: entry["title"] for entry in config_entries}
         registry = await client.ws_command("config/entity_registry/list")

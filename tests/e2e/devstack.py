@@ -25,7 +25,8 @@ from urllib.parse import unquote, urlsplit
 import redis.asyncio as aioredis
 
 from custom_components.vemonitor.const import DOMAIN
-from tests.e2e.demo import DEVICES, create_demo, wait_live
+from tests.e2e.control import serve_control
+from tests.e2e.demo import DEVICES, SimulatedDevice, create_demo, wait_live
 from tests.e2e.ha_client import HaClient
 
 type Output = Literal["log", "pipe", "merged", "terminal"]
@@ -88,15 +89,30 @@ def _die_with_parent() -> None:
 class Child:
     """A process of the stack, in its own process group: Ctrl-C reaches the stack, which stops it in order."""
 
-    def __init__(self, name: str, argv: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        key: str = "",
+    ):
         self.name = name
+        self.key = key or name  # what `scripts/develop ctl` calls it
         self.argv = list(argv)
         self.log_path = log_path
         self.env = {**os.environ, **(env or {})}
         self.process: asyncio.subprocess.Process | None = None
+        self.output: Output = "log"
+        self.paused = False  # SIGSTOPped by the control command
+        self.reported = False  # its exit was told once
 
     async def start(self, output: Output = "log") -> None:
-        """Start it; `output`: all to its log, stdout piped (stderr to the log), both piped, or inherited."""
+        """Start it (again); `output`: all to its log, stdout piped (stderr to the log), both piped, or
+        inherited."""
+        if self.running:
+            raise RuntimeError(f"{self.key} is already running")
+        self.output, self.paused, self.reported = output, False, False
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             stdout: int | IO[bytes] | None
@@ -134,10 +150,33 @@ class Child:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
+    def signal(self, signum: int) -> None:
+        """Send a signal to the running process (SIGSTOP/SIGCONT are tracked as paused)."""
+        if self.process is None or not self.running:
+            raise RuntimeError(f"{self.key} is not running")
+        self.process.send_signal(signum)
+        if signum == signal.SIGSTOP:
+            self.paused = True
+        elif signum == signal.SIGCONT:
+            self.paused = False
+        elif signum == signal.SIGKILL:
+            self.reported = True  # asked for: not news
+
+    @property
+    def status(self) -> str:
+        if self.process is None:
+            return "not started"
+        if self.process.returncode is not None:
+            return f"exited ({self.process.returncode})"
+        return f"{'paused' if self.paused else 'running'} (pid {self.process.pid})"
+
     async def stop(self, timeout: float = 15.0) -> None:
         if self.process is None or self.process.returncode is not None:
             return
+        self.reported = True
         with contextlib.suppress(ProcessLookupError):
+            if self.paused:
+                self.process.send_signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             self.process.terminate()
         try:
             await asyncio.wait_for(self.process.wait(), timeout)
@@ -220,6 +259,8 @@ class StackInfo:
     redis_dir: str = ""
     ports: dict[str, str] = field(default_factory=dict)
     access_token: str = ""
+    devices: Sequence[SimulatedDevice] = DEVICES
+    control: str = ""  # the control socket of `scripts/develop ctl`
 
     def to_json(self) -> str:
         return json.dumps(
@@ -237,9 +278,10 @@ class StackInfo:
                         "redis_node": device.redis_node,
                         "columns": {node: list(labels) for node, labels in device.columns.items()},
                     }
-                    for device in DEVICES
+                    for device in self.devices
                 },
                 "access_token": self.access_token,
+                "control": self.control,
             },
             indent=2,
         )
@@ -252,8 +294,15 @@ def say(text: str) -> None:
 class Stack:
     """Starts, watches and stops the processes of the stack."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        devices: Sequence[SimulatedDevice] = DEVICES,
+        redis_args: Sequence[str] = (),
+    ) -> None:
         self.args = args
+        self.devices = tuple(devices)
+        self.redis_args = tuple(redis_args)  # extra redis-server options (the soak makes it durable)
         self.workdir: Path = args.workdir.resolve()
         self.config_dir: Path = args.config.resolve()
         self.logs = self.workdir / "logs"
@@ -264,6 +313,8 @@ class Stack:
         self.ha_port: int = stored_ha_port(self.config_dir) or args.ha_port or free_port()
         self.info: StackInfo | None = None
         self.relay: asyncio.Task[None] | None = None
+        self.control_path = self.workdir / "control.sock"
+        self.closing: list[asyncio.Server] = []
 
     # Redis.
 
@@ -297,8 +348,10 @@ class Stack:
                 "--save", "60 1",
                 "--appendonly", "no",
                 "--protected-mode", "yes",
+                *self.redis_args,
             ],
             self.logs / "redis-server.log",
+            key="redis",
         )  # fmt: skip
         self.children.append(child)
         self.redis_child = child
@@ -331,7 +384,7 @@ class Stack:
         links = self.workdir / "dev"
         links.mkdir(parents=True, exist_ok=True)
         children = []
-        for device in DEVICES:
+        for device in self.devices:
             child = Child(
                 f"simulator {device.name}",
                 [
@@ -339,12 +392,18 @@ class Stack:
                     *device.simulate_args, "--link", str(links / f"ttyVE-{device.name}"),
                 ],
                 self.logs / f"simulator-{device.name}.log",
+                key=device.name,
             )  # fmt: skip
             self.children.append(child)
             children.append(child)
-        await asyncio.gather(*(child.start("pipe") for child in children))
-        paths = await asyncio.gather(*(child.first_line(timeout=30.0) for child in children))
-        return {device.name: path for device, path in zip(DEVICES, paths, strict=True)}
+        paths = await asyncio.gather(*(self._start_simulator(child) for child in children))
+        return {device.name: path for device, path in zip(self.devices, paths, strict=True)}
+
+    @staticmethod
+    async def _start_simulator(child: Child) -> str:
+        """Start a simulator; its first line is the port (the stable link: the same on every start)."""
+        await child.start("pipe")
+        return await child.first_line(timeout=30.0)
 
     # Home Assistant.
 
@@ -379,11 +438,44 @@ class Stack:
             [sys.executable, "-m", "homeassistant", "--config", str(self.config_dir), "--skip-pip"],
             self.logs / "home-assistant.console.log",
             env={"SETUP_PORT": str(self.ha_port)},
+            key="hass",
         )
         self.children.append(child)
         self.hass_child = child
+        await self._start_hass_process(child)
+
+    async def _start_hass_process(self, child: Child) -> None:
         await child.start("merged")
         self.relay = asyncio.create_task(self._relay_hass_output(child))
+
+    # Control: `scripts/develop ctl` (tests/e2e/control.py) and the soak.
+
+    def child(self, key: str) -> Child:
+        for child in self.children:
+            if child.key == key:
+                return child
+        names = ", ".join(child.key for child in self.children)
+        raise KeyError(f"no {key!r} in this stack (it has: {names})")
+
+    async def start_child(self, key: str) -> None:
+        """Start a stopped or exited process again, as the stack first started it."""
+        child = self.child(key)
+        if child is self.hass_child:
+            if not port_is_free(self.ha_port):
+                raise RuntimeError(f"port {self.ha_port} is still taken")
+            await self._start_hass_process(child)
+        elif child is self.redis_child:
+            await child.start()
+            await self._wait_redis(RedisTarget(host="127.0.0.1", port=self._redis_port()), timeout=20.0)
+        elif child.output == "pipe":  # a simulator
+            await self._start_simulator(child)
+        else:
+            await child.start(child.output)
+
+    async def stop_child(self, key: str) -> None:
+        """Stop a process the way Ctrl-C would (SIGTERM, then SIGKILL after the timeout)."""
+        child = self.child(key)
+        await child.stop(timeout=STOP_TIMEOUT if child is self.hass_child else 15.0)
 
     async def _relay_hass_output(self, child: Child) -> None:
         """Copy HA's console to its log file; show warnings and errors (with their traceback) here."""
@@ -417,6 +509,9 @@ class Stack:
 
     async def close(self) -> None:
         """Home Assistant first (it flushes the Redis outputs), then the simulators, then Redis."""
+        for server in self.closing:
+            server.close()
+        self.control_path.unlink(missing_ok=True)
         if self.hass_child is not None:
             await self.hass_child.stop(timeout=STOP_TIMEOUT)
         await asyncio.gather(*(child.stop() for child in self.children if child is not self.redis_child))
@@ -436,6 +531,9 @@ def print_banner(info: StackInfo, out: TextIO) -> None:
         "  simulated VE.Direct devices (type the path in the port field):",
         *(f"    {name:<{width}}  {path}" for name, path in info.ports.items()),
         f"  watch Redis      {info.redis.cli_hint()}",
+        "  faults           scripts/develop ctl status | stop|start|restart|kill|pause|resume NAME"
+        " | garbage|replug SIMULATOR",
+        f"                   (NAME: {', '.join(['redis', 'hass', *info.ports])})",
         "  stop             Ctrl-C",
         "",
     ]
@@ -447,6 +545,8 @@ async def run_stack(stack: Stack, started: float) -> int:
     args = stack.args
     stack.prepare_config()
     ha_url = f"http://127.0.0.1:{stack.ha_port}"
+    control = await serve_control(stack, stack.control_path)
+    stack.closing.append(control)
     redis_target, ports = await asyncio.gather(stack.start_redis(), stack.start_simulators())
     say(f"Redis and {len(ports)} simulators up after {time.monotonic() - started:.1f} s")
     await stack.start_hass()
@@ -469,12 +569,14 @@ async def run_stack(stack: Stack, started: float) -> int:
             redis_dir=str(stack.workdir / "redis"),
             ports=ports,
             access_token=client.token,
+            devices=stack.devices,
+            control=str(stack.control_path),
         )
         stack.info = info
         if args.demo:
-            for line in await create_demo(client, redis_target.flow_input(), ports):
+            for line in await create_demo(client, redis_target.flow_input(), ports, stack.devices):
                 say(f"demo: added {line}")
-            live = await wait_live(client, LIVE_TIMEOUT)
+            live = await wait_live(client, LIVE_TIMEOUT, stack.devices)
             counts = ", ".join(f"{name}: {count}" for name, count in live.items())
             say(f"three devices live after {time.monotonic() - started:.1f} s (numeric sensors: {counts})")
         print_banner(info, sys.stdout)
@@ -496,12 +598,16 @@ async def run_stack(stack: Stack, started: float) -> int:
 
 
 async def watch(stack: Stack) -> int:
-    """Run until a process of the stack dies (or the stack is stopped from outside)."""
+    """Run until stopped from outside. A process that exits is told once; the rest keeps running, so that
+    "Redis went away" or "the device fell silent" can be tried by hand (`scripts/develop ctl`)."""
     while True:
         for child in stack.children:
-            if not child.running:
-                say(f"{child.name} exited with status {child.process and child.process.returncode}")
-                return 1
+            if not child.running and not child.reported:
+                child.reported = True
+                say(
+                    f"{child.name} exited with status {child.process and child.process.returncode}; the rest "
+                    f"keeps running (start it again: scripts/develop ctl start {child.key})"
+                )
         await asyncio.sleep(1.0)
 
 

@@ -11,6 +11,7 @@ from custom_components.vemonitor.vedirect.client import (
     NoDataError,
     PortOpenError,
     VeDirectClient,
+    open_port,
     probe,
 )
 from custom_components.vemonitor.vedirect.codes import ChargeState
@@ -325,6 +326,24 @@ async def test_probe_cannot_open(tmp_path: Path) -> None:
         await probe("nosuchscheme://device", timeout=1.0)
     with pytest.raises(PortOpenError):
         await probe(str(tmp_path), timeout=1.0)  # a directory is no serial port
+
+
+async def test_an_open_that_hangs_names_its_timeout() -> None:
+    """An RFC 2217 server that accepts and never negotiates (a frozen ser2net): the open times out, and the
+    error says so rather than ending on an empty message."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(PortOpenError, match=r"^cannot open rfc2217://127\.0\.0\.1:\d+: TimeoutError$"):
+            await open_port(f"rfc2217://127.0.0.1:{port}", open_timeout=0.3)
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 async def test_probe_no_data(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from custom_components.vemonitor.vedirect import (
     HexFrame,
     TextBlock,
 )
+from custom_components.vemonitor.vedirect.framing import MAX_BLOCK_LEN
 
 from .helpers import ByteWiseParser, feed_chunks, make_block, valid_blocks
 
@@ -118,8 +119,11 @@ def test_resync_after_malformed_block(broken: bytes, chunk: int) -> None:
 
 def test_caps_accept_the_largest_legal_block() -> None:
     fields = {f"L{n:0{MAX_LABEL_LEN - 1}d}": "9" * MAX_VALUE_LEN for n in range(MAX_FIELDS)}
-    events = FrameParser().feed(make_block(fields))
-    assert valid_blocks(events)[0].fields == fields
+    block = make_block(fields)
+    assert len(block) == MAX_BLOCK_LEN
+    # After a valid block (in sync): out of sync, only a block that begins with a start label counts.
+    events = FrameParser().feed(make_block(MAIN) + block)
+    assert valid_blocks(events)[1].fields == fields
 
 
 def test_overlong_hex_frame_is_cut() -> None:
@@ -145,8 +149,8 @@ def test_empty_block_and_duplicate_labels() -> None:
     empty = make_block({})
     duplicate = b"\r\nV\t1\r\nV\t2\r\nChecksum\t"
     duplicate += bytes(((-sum(duplicate)) & 0xFF,))
-    events = parser.feed(empty + duplicate)
-    assert [block.fields for block in valid_blocks(events)] == [{}, {"V": "2"}]
+    events = parser.feed(make_block(MAIN) + empty + duplicate)
+    assert [block.fields for block in valid_blocks(events)] == [MAIN, {}, {"V": "2"}]
 
 
 def test_partial_block_at_the_end_waits_for_more() -> None:
@@ -181,8 +185,8 @@ def test_malformed_blocks_never_validate_even_when_they_sum(malformed: bytes, ch
 
 def test_long_blocks_byte_by_byte() -> None:
     fields = {f"L{n:0{MAX_LABEL_LEN - 1}d}": "9" * MAX_VALUE_LEN for n in range(MAX_FIELDS)}
-    events, _ = feed_chunks(make_block(fields), [1])
-    assert valid_blocks(events)[0].fields == fields
+    events, _ = feed_chunks(make_block(MAIN) + make_block(fields), [1])
+    assert valid_blocks(events)[1].fields == fields
 
 
 def test_colon_after_a_lone_cr_between_blocks() -> None:
@@ -227,9 +231,9 @@ def test_long_blocks_are_checked_over_every_byte() -> None:
     assert len(block) > 2000
     bad = block[:1500] + b"8" + block[1501:]
     parser = FrameParser()
-    events = parser.feed(block + bad + block)
-    assert [event.valid for event in events if isinstance(event, TextBlock)] == [True, False, True]
-    assert valid_blocks(events)[0].fields == fields
+    events = parser.feed(make_block(MAIN) + block + bad + block)
+    assert [event.valid for event in events if isinstance(event, TextBlock)] == [True, True, False, True]
+    assert valid_blocks(events)[1].fields == fields
 
 
 def test_many_distinct_blocks_and_repeats_give_independent_fields() -> None:

@@ -75,7 +75,7 @@ async def open_port(url: str, *, open_timeout: float, baudrate: int = BAUDRATE) 
         async with asyncio.timeout(open_timeout):
             return await serialx.open_serial_connection(url=url, baudrate=baudrate)
     except _PORT_ERRORS as err:
-        raise PortOpenError(f"cannot open {url}: {err or type(err).__name__}") from err
+        raise PortOpenError(f"cannot open {url}: {str(err) or type(err).__name__}") from err
 
 
 async def close_port(writer: asyncio.StreamWriter) -> None:
@@ -238,7 +238,7 @@ class VeDirectClient:
                         delivered = True
                         self._on_block(event)
         except _PORT_ERRORS as err:
-            _LOGGER.debug("Lost %s: %s", self.url, err or type(err).__name__)
+            _LOGGER.debug("Lost %s: %s", self.url, str(err) or type(err).__name__)
             return True, delivered
         finally:
             self._past_stats = _sum_stats(self._past_stats, parser.stats)
@@ -302,7 +302,7 @@ async def probe(url: str, timeout: float = 10.0, *, baudrate: int = BAUDRATE) ->
         pass
     except _PORT_ERRORS as err:
         if not with_pid + without_pid:
-            raise PortOpenError(f"{url} failed: {err or type(err).__name__}") from err
+            raise PortOpenError(f"{url} failed: {str(err) or type(err).__name__}") from err
     finally:
         await close_port(writer)
     if not with_pid + without_pid:

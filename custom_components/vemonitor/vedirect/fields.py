@@ -4,14 +4,17 @@
 the UI layer; ``scalar_value`` gives the JSON-storable form the Redis outputs write. Both come from one
 decoder per label, which ``decode_field`` runs once for both forms (the device frame keeps both, so nothing
 decodes a raw text twice). Scaled numbers are computed as ``int / 10**n`` so that their repr is the shortest
-decimal (12064 mV -> 12.064, never 12.064000000000002). No decoder raises on a value the parser delivers (at
-most 64 characters): unknown labels give the raw text, malformed values of a known label give None (the raw
-text stays available in the block / device frame).
+decimal (12064 mV -> 12.064, never 12.064000000000002). No decoder raises, whatever the string (the parser
+delivers at most 64 printable ASCII characters, but the decoders do not count on it): unknown labels give the
+raw text, malformed values of a known label give None (the raw text stays available in the block / device
+frame). Every form is ``json.dumps(..., allow_nan=False)``-able: integers have at most ``MAX_INT_DIGITS``
+digits, so no float overflows or is infinite and no int exceeds json's int-to-text limit.
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+import re
 from typing import Final
 
 from .codes import (
@@ -31,6 +34,17 @@ type Value = float | int | bool | str | VeCode | VeFlags | None
 type Scalar = float | int | str | None
 
 NOT_AVAILABLE: Final = "---"
+MAX_INT_DIGITS: Final = 20
+MAX_HEX_INT_DIGITS: Final = 16
+"""The most digits an integer value may have, decimal and after ``0x``: 64 bit.
+
+VE.Direct's widest numbers are 32 bit (``OR`` is ``0x%08X``), so 64 bit leaves slack. A longer number cannot
+be a reading: it is malformed (None), rather than a float overflow or an int that json refuses to print.
+"""
+_DECIMAL: Final = re.compile(rf"[+-]?[0-9]{{1,{MAX_INT_DIGITS}}}")
+_HEXADECIMAL: Final = re.compile(rf"0[xX][0-9A-Fa-f]{{1,{MAX_HEX_INT_DIGITS}}}")
+# Firmware versions are 16 bit (FW, 4 digits) or 24 bit (FWE, 4 digits and a 2-digit build).
+_MAX_VERSION_DIGITS: Final = 6
 
 
 class FieldKind(StrEnum):
@@ -147,16 +161,15 @@ FIELD_SPECS: Final[Mapping[str, FieldSpec]] = {
 
 
 def parse_int(raw: str) -> int | None:
-    """Decimal or ``0x`` hex integer; None when malformed (no ``_`` separators, no blanks)."""
-    text = raw.strip()
-    if not text or "_" in text or text != raw:
-        return None
-    try:
-        if text[:2] in ("0x", "0X"):
-            return int(text[2:], 16)
-        return int(text)
-    except ValueError:
-        return None
+    """Decimal or ``0x`` hex integer of ASCII digits; None when malformed (no ``_``, blanks or second prefix).
+
+    At most ``MAX_INT_DIGITS`` decimal or ``MAX_HEX_INT_DIGITS`` hex digits, as a reading may have.
+    """
+    if _DECIMAL.fullmatch(raw):
+        return int(raw)
+    if _HEXADECIMAL.fullmatch(raw):
+        return int(raw[2:], 16)
+    return None
 
 
 def parse_product_id(raw: str) -> int | None:
@@ -176,7 +189,7 @@ def parse_bool(raw: str) -> bool | None:
 
 
 def _version_digits(digits: str) -> str | None:
-    if not digits.isdigit() or not digits.isascii() or len(digits) < 2:
+    if not 2 <= len(digits) <= _MAX_VERSION_DIGITS or not digits.isdigit() or not digits.isascii():
         return None
     return f"{int(digits[:-2] or '0')}.{digits[-2:]}"
 

@@ -14,6 +14,7 @@ type RecordValue = int | float | list[int] | None
 type HexValue = int | float | str | dict[str, RecordValue] | None
 
 HEX_CHECK_TARGET: Final = 0x55
+_HEX_DIGIT_BYTES: Final = b"0123456789ABCDEFabcdef"
 
 
 class Command(IntEnum):
@@ -140,15 +141,17 @@ class HexFrame:
 
 
 def parse_frame(raw: bytes) -> HexFrame:
-    """Decode ``:<hex digits>\\n``; anything else (odd length, bad check, no newline) is invalid."""
+    """Decode ``:<hex digits>\\n``; anything else (odd length, bad check, no newline) is invalid.
+
+    Every byte between ``:`` and ``\\n`` must be a hex digit: ``bytes.fromhex`` alone would skip blanks.
+    """
     text = raw.removesuffix(b"\n")
     if not raw.endswith(b"\n") or len(text) < 4 or len(text) % 2 != 0 or not text.startswith(b":"):
         return HexFrame(False, _leading_command(text), b"", raw)
-    try:
-        command = int(text[1:2], 16)
-        body = bytes.fromhex(text[2:].decode("ascii"))
-    except ValueError:
+    if text[1:].translate(None, _HEX_DIGIT_BYTES):
         return HexFrame(False, None, b"", raw)
+    command = int(text[1:2], 16)
+    body = bytes.fromhex(text[2:].decode("ascii"))
     data = body[:-1]
     valid = (command + sum(body)) & 0xFF == HEX_CHECK_TARGET
     return HexFrame(valid, command, data, raw)
