@@ -382,13 +382,13 @@ async def test_options_change_time_interval_and_reload(hass: HomeAssistant, mppt
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
-    # An entry of before the option was migrated to refresh its entities at every sample, as it did.
-    assert suggested_values(result) == {CONF_TIME_INTERVAL: 1, CONF_ENTITY_INTERVAL: 1}
+    # An entry of before the option has none (an empty field): its entities refresh at every sample.
+    assert suggested_values(result) == {CONF_TIME_INTERVAL: 1, CONF_ENTITY_INTERVAL: None}
     result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_TIME_INTERVAL: 5.0})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    # The entity interval left empty: entities follow every sample.
-    assert entry.options == {CONF_TIME_INTERVAL: 5, CONF_ENTITY_INTERVAL: 5}
+    # The entity interval left empty: none stored, entities follow every sample of the new time interval.
+    assert entry.options == {CONF_TIME_INTERVAL: 5}
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.coordinator.entity_interval == 5
     await unload_all(hass)
@@ -434,14 +434,14 @@ async def test_options_entity_interval(hass: HomeAssistant, mppt: Simulator) -> 
 
 
 async def test_migration_keeps_existing_entries_on_every_sample(hass: HomeAssistant, mppt: Simulator) -> None:
-    """Entries 1.1 (before the entity interval): a device's entity interval is its time interval; a Redis
+    """Entries 1.1 (before the entity interval): a device keeps no entity interval (every sample); a Redis
     server entry only changes version; an entry of a newer major version is not touched."""
     assert mppt.url is not None
     device = vedirect_entry(mppt.url, time_interval=3)
     assert (device.version, device.minor_version) == (1, 1)
     await setup_entry(hass, device)
     assert device.minor_version == 2
-    assert device.options == {CONF_TIME_INTERVAL: 3, CONF_ENTITY_INTERVAL: 3}
+    assert device.options == {CONF_TIME_INTERVAL: 3}
     assert device.runtime_data.coordinator.entity_interval == 3
 
     server = redis_server_entry()

@@ -171,22 +171,25 @@ def test_entity_interval_bounds() -> None:
 @pytest.mark.parametrize(
     ("time_interval", "entity_interval", "stored"),
     [
-        (1, None, 1),
-        (60, None, 60),
+        (1, None, None),
+        (60, None, None),
         (1, 1, 1),
         (1, 5, 5),
         (60, 60, 60),
         (60, 3600, 3600),
-        (5, 4, None),
-        (60, 1, None),
     ],
 )
 def test_check_entity_interval(time_interval: int, entity_interval: int | None, stored: int | None) -> None:
-    """Never shorter than the time interval (no sample in between to show); none given: every sample."""
+    """None given: None stored ("every sample", whatever the time interval becomes); else at least the time
+    interval."""
+    assert v.check_entity_interval(time_interval, entity_interval) == stored
+
+
+@pytest.mark.parametrize(("time_interval", "entity_interval"), [(5, 4), (60, 1)])
+def test_check_entity_interval_refuses_a_shorter_one(time_interval: int, entity_interval: int) -> None:
+    """No sample in between to show: refused on the field."""
     key = refusal(lambda _: v.check_entity_interval(time_interval, entity_interval), None)
-    assert key == (None if stored is not None else "entity_interval_too_short")
-    if stored is not None:
-        assert v.check_entity_interval(time_interval, entity_interval) == stored
+    assert key == "entity_interval_too_short"
 
 
 @pytest.mark.parametrize(

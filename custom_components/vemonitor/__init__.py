@@ -10,7 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_ENTITY_INTERVAL, CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL, LOGGER
+from .const import LOGGER
 from .coordinator import VeDirectCoordinator
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server
 from .redis_outputs import async_remove_redis_outputs, async_setup_redis_outputs
@@ -26,8 +26,9 @@ def _platforms(entry: VeMonitorConfigEntry) -> list[Platform]:
 
 
 async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """1.1 -> 1.2: a VE.Direct device's entity_interval, set to its time_interval, so that a device added
-    before the option keeps refreshing its entities at every sample (new devices get a longer default).
+    """1.1 -> 1.2: VE.Direct options may hold entity_interval. A device added before the option has none,
+    which means "every sample" (following its time interval, whatever it becomes): it keeps refreshing its
+    entities as it did, while new devices get a longer default.
 
     An entry of a later release (back on this one) is not touched: a newer major version is refused (Home
     Assistant 2026.10 refuses it before calling this, 2026.5 does not), a newer minor one is compatible by
@@ -37,10 +38,7 @@ async def async_migrate_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
         return False
     if entry.minor_version >= 2:
         return True
-    options = dict(entry.options)
-    if not is_redis_server(entry):
-        options.setdefault(CONF_ENTITY_INTERVAL, options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL))
-    hass.config_entries.async_update_entry(entry, options=options, minor_version=2)
+    hass.config_entries.async_update_entry(entry, minor_version=2)
     LOGGER.debug("Migrated entry %r to version 1.2", entry.title)
     return True
 

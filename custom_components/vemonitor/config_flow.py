@@ -285,15 +285,19 @@ class VeDirectOptionsFlow(OptionsFlowWithReload):
             values, errors = validate_form(user_input, _OPTIONS_FIELDS)
             if not errors:
                 try:
-                    values[CONF_ENTITY_INTERVAL] = check_entity_interval(
-                        values[CONF_TIME_INTERVAL], values[CONF_ENTITY_INTERVAL]
+                    entity_interval = check_entity_interval(
+                        values[CONF_TIME_INTERVAL], values.pop(CONF_ENTITY_INTERVAL, None)
                     )
                 except InvalidInput as err:
                     errors[CONF_ENTITY_INTERVAL] = err.key
             if not errors:
+                if entity_interval is not None:  # empty: none stored, entities follow every sample
+                    values[CONF_ENTITY_INTERVAL] = entity_interval
                 return self.async_create_entry(data=values)
         options = self.config_entry.options
-        time_interval = options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)
+        shown = {CONF_TIME_INTERVAL: options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)}
+        if options.get(CONF_ENTITY_INTERVAL) is not None:
+            shown[CONF_ENTITY_INTERVAL] = options[CONF_ENTITY_INTERVAL]
         schema = form_schema(
             {
                 vol.Required(CONF_TIME_INTERVAL): TIME_INTERVAL_SELECTOR,
@@ -305,10 +309,6 @@ class VeDirectOptionsFlow(OptionsFlowWithReload):
             errors=errors,
             data_schema=self.add_suggested_values_to_schema(
                 schema,
-                redisplayed(user_input)
-                or {
-                    CONF_TIME_INTERVAL: time_interval,
-                    CONF_ENTITY_INTERVAL: options.get(CONF_ENTITY_INTERVAL, time_interval),
-                },
+                redisplayed(user_input) or shown,
             ),
         )

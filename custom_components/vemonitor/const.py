@@ -16,8 +16,8 @@ ENTRY_TYPE_REDIS_SERVER: Final = "redis_server"
 CONF_TIME_INTERVAL: Final = "time_interval"
 DEFAULT_TIME_INTERVAL: Final = 1
 # Seconds between two refreshes of the entities (>= time_interval; the Redis outputs still get every
-# sample). Entries made before the option (config entry 1.1) keep entities on every sample: the migration
-# to 1.2 sets it to their time_interval. New entries get max(this, time_interval): see
+# sample). None or absent (entries made before the option, config entry 1.1, or the field left empty):
+# every sample, whatever the time interval. New entries get max(this, time_interval): see
 # config_flow.new_entity_interval.
 CONF_ENTITY_INTERVAL: Final = "entity_interval"
 DEFAULT_ENTITY_INTERVAL: Final = 5

@@ -104,8 +104,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
 
     The sample listeners (Redis outputs) get every sample; the entities (coordinator.data and its listeners)
     one per entity_interval, and at once when the link is lost or back, when a field appears, or when a
-    code, flag set, ON/OFF or text field changes. With entity_interval = time_interval (devices added
-    before the option) they get every sample, as they always did.
+    code, flag set, ON/OFF or text field changes. Without an entity_interval (devices added before the
+    option, or the field left empty) they get every sample, as they always did.
     """
 
     config_entry: ConfigEntry
@@ -123,7 +123,8 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
             # a tick that is not an entity refresh returns the sample they show already.
             always_update=False,
         )
-        self.entity_interval = max(interval, int(entry.options.get(CONF_ENTITY_INTERVAL, interval)))
+        # None or absent (a device of before the option, or the field left empty): every sample.
+        self.entity_interval = max(interval, int(entry.options.get(CONF_ENTITY_INTERVAL) or interval))
         self._shown_slot = 0  # the slot of the sample the entities show
         self.port: str = entry.data[CONF_PORT]
         self.stall_after = timedelta(seconds=stall_seconds(interval))
@@ -313,7 +314,7 @@ class VeDirectCoordinator(DataUpdateCoordinator[VeDirectSample]):
 def _changed_at_once(old: Mapping[str, Value], new: Mapping[str, Value]) -> bool:
     """A label the entities have not seen (its entity is to be added), or another value that is not to wait
     (_MAY_WAIT): a few dictionary reads per tick, far less than the entity updates it saves."""
-    return len(new) != len(old) or any(
+    return new.keys() != old.keys() or any(
         type(value) not in _MAY_WAIT and old.get(label) != value for label, value in new.items()
     )
 

@@ -204,11 +204,12 @@ def valid_entity_interval(value: object) -> int | None:
     return whole_number(value, ENTITY_INTERVAL_MIN, ENTITY_INTERVAL_MAX)
 
 
-def check_entity_interval(time_interval: int, entity_interval: int | None) -> int:
-    """The entity interval to store: the time interval when none is given; refused (error on the entity
-    interval) when shorter than the time interval, as there is no sample in between to show."""
+def check_entity_interval(time_interval: int, entity_interval: int | None) -> int | None:
+    """The entity interval to store: None when none is given ("every sample", whatever the time interval
+    becomes); refused (error on the entity interval) when shorter than the time interval, as there is no
+    sample in between to show."""
     if entity_interval is None:
-        return time_interval
+        return None
     if entity_interval < time_interval:
         raise InvalidInput("entity_interval_too_short")
     return entity_interval
