@@ -7,11 +7,12 @@ loads another copy of custom_components/vemonitor, for A/B runs).
 It starts its own redis-server on a free loopback port (never 6379), simulated BMV-712 Smart devices (the
 real capture tests/fixtures/captures/bmv-712_fw0403_a.log looped, one emission, i.e. a main block and its
 history block, per second, as the device sends them; each simulator starts at another point of the capture)
-on pseudo-terminals in this process, and one Home Assistant (the "develop" environment's release: this
-module re-runs itself there) with its own temporary configuration: the components of config/ (recorder
-included, at its defaults: as users have it), warning-level logging. Everything is added through the
-integration's config flows over HA's REST API (tests/e2e/ha_client.py, tests/e2e/demo.py), as a person does
-in the web UI; the Redis outputs are the demo's BMV output (9 columns, HmapTimeSeries, sent every 5 s).
+on pseudo-terminals in this process, and one Home Assistant (the "develop" environment's release, where
+scripts/bench runs this module, with py-spy from "bench" on PATH) with its own temporary configuration: the
+components of config/ (recorder included, at its defaults: as users have it), warning-level logging.
+Everything is added through the integration's config flows over HA's REST API (tests/e2e/ha_client.py,
+tests/e2e/demo.py), as a person does in the web UI; the Redis outputs are the demo's BMV output (9 columns,
+HmapTimeSeries, sent every 5 s).
 
 Measured, per row (K devices at time_interval 1, without and then with one Redis output each):
 - HA's CPU per device-second: utime + stime of the HA process (/proc/PID/stat, all its threads) over the
@@ -34,15 +35,12 @@ from collections import Counter
 from collections.abc import Sequence
 import contextlib
 from dataclasses import dataclass, field, replace
-import hashlib
 import importlib.metadata
 import math
 import os
 from pathlib import Path
-import re
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 from typing import Any
@@ -94,38 +92,6 @@ GOAL_MS = 1.4  # issue 11: CPU per device-second with one Redis output each
 
 
 # -- the environment ----------------------------------------------------------------------------------------
-
-
-def _pinned_home_assistant() -> str:
-    text = (REPO / "requirements" / "develop.txt").read_text()
-    match = re.search(r"^homeassistant==(\S+)", text, re.MULTILINE)
-    assert match, "requirements/develop.txt pins no homeassistant"
-    return match.group(1)
-
-
-def _develop_python() -> Path:
-    """The "develop" environment's python: beside this one, named as scripts/lib.sh names it."""
-    requirements = REPO / "requirements"
-    digest = hashlib.sha256()
-    for path in [requirements / "develop.txt", *sorted(requirements.glob("common*.txt"))]:
-        digest.update(path.read_bytes())
-    venv = Path(sys.prefix).parent / f"develop-{digest.hexdigest()[:12]}"
-    if not (venv / ".ready").is_file():
-        sys.exit(f"bench ingest needs the 'develop' environment ({venv.name}): run scripts/setup develop")
-    return venv / "bin" / "python"
-
-
-def ensure_develop_environment() -> None:
-    """Re-run this module in the "develop" environment unless its Home Assistant release is the one here.
-
-    scripts/bench runs benchmarks in "bench" (the test stack's HA 2026.10); this one measures the release
-    scripts/develop runs. PATH is kept, so that py-spy is found in "bench" afterwards.
-    """
-    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-        if importlib.metadata.version("homeassistant") == _pinned_home_assistant():
-            return
-    python = _develop_python()
-    os.execv(python, [str(python), "-m", "bench.ingest", *sys.argv[1:]])
 
 
 # -- measuring the process ----------------------------------------------------------------------------------
@@ -493,7 +459,8 @@ def report(bench: Bench, total: float) -> None:
     idle_rate = idle.cpu / idle.seconds
     print()
     print(
-        f"HA {_pinned_home_assistant()}, BMV-712 capture looped at {bench.args.rate:g} emission/s,"
+        f"HA {importlib.metadata.version('homeassistant')}, BMV-712 capture looped at "
+        f"{bench.args.rate:g} emission/s,"
         f" time_interval 1, window {bench.args.seconds:g} s after {bench.args.warmup:g} s warm-up; idle HA: "
         f"{idle_rate * 1000:.1f} ms CPU/s, RSS {idle.rss / 2**20:.0f} MiB"
     )
@@ -599,9 +566,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    args = parse_args()
-    ensure_develop_environment()
-    asyncio.run(run(args))
+    asyncio.run(run(parse_args()))
 
 
 if __name__ == "__main__":

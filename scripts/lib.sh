@@ -155,14 +155,14 @@ vem_ensure_env() {
     printf '%s\n' "$venv"
 }
 
-# Runs "$@" in environment $1 (its bin first on PATH).
+# Runs "$@" in environment $1 (its bin first on PATH, then $VEM_EXTRA_BIN when set).
 vem_run_in() {
-    local env="$1" venv
+    local env="$1" venv extra="${VEM_EXTRA_BIN:+$VEM_EXTRA_BIN:}"
     shift
     venv="$(vem_ensure_env "$env")"
     if [ "$VEM_MODE" = native ]; then
-        PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" "$@"
+        PATH="$venv/bin:$extra$PATH" VIRTUAL_ENV="$venv" "$@"
     else
-        VEM_PATH_PREFIX="$venv/bin:" vem_exec "$@"
+        VEM_PATH_PREFIX="$venv/bin:$extra" vem_exec "$@"
     fi
 }

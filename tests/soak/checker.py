@@ -20,6 +20,7 @@ spooled yet: the worker's send interval plus one round trip); they are counted a
 """
 
 import argparse
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,7 +119,7 @@ class Device:
     def sending(self, t0: float, t1: float) -> bool:
         """Whether a block was sent in (t0, t1] while the cable was in."""
         times = self._times
-        lo = _bisect(times, t0, right=True)
+        lo = bisect_right(times, t0)
         for index in range(lo, len(times)):
             if times[index] > t1:
                 return False
@@ -131,17 +132,6 @@ class Device:
         self.by_row: dict[str, list[int]] = defaultdict(list)
         for position, emission in enumerate(self.emissions):
             self.by_row[emission.row].append(position)
-
-
-def _bisect(values: Sequence[float], x: float, right: bool) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if values[mid] < x or (right and values[mid] == x):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def load_device(spec: Mapping[str, Any]) -> Device:
