@@ -1,5 +1,6 @@
 """Helpers of the Home Assistant VE.Direct tests: known blocks on a real simulator, entries for them."""
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
 import os
@@ -17,12 +18,15 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from syrupy.types import PropertyPath, SerializableData
 
 from custom_components.vemonitor.const import (
+    CONF_ALLOW_CONTROL,
     CONF_ENTRY_TYPE,
     CONF_TIME_INTERVAL,
     DOMAIN,
     ENTRY_TYPE_VEDIRECT,
 )
-from tests.vedirect_sim import CAPTURES, FAST_RATE
+from custom_components.vemonitor.vedirect.registers import Family
+from tests.vedirect_sim import CAPTURES, FAST_RATE, WAIT
+from vedirect_tools.hexdevice import HexDevice, default_model
 from vedirect_tools.simulator import (
     Emission,
     Simulator,
@@ -34,6 +38,9 @@ MPPT_CAPTURE = CAPTURES / "bluesolar-mppt-75-15_fw150.log"
 BMV_CAPTURE = CAPTURES / "bmv-712_fw0403_a.log"
 MPPT_SERIAL = "HQ1909TTJRP"
 INVERTER_SERIAL = "HQ2049X7CKM"
+BMV_HEX_SERIAL = "HQ2112ABCDE"  # what the simulated BMV-712 answers for 0x010A (its text has no SER#)
+# The product ids of the known emissions (the HEX model answers for the same device).
+MPPT_PID, BMV_PID, INVERTER_PID = 0xA042, 0xA381, 0xA261
 
 
 class RepeatSource:
@@ -66,16 +73,28 @@ def inverter_emission() -> Emission:
     return synthetic_device("inverter", seed=0).next_emission()
 
 
+def hex_model(family: Family, product_id: int, serial: str | None = None) -> HexDevice:
+    """The simulator's register model of a family, for the device of a known emission."""
+    return default_model(family, product_id, serial)
+
+
 def repeating_simulator(
-    emission: Emission, *, tcp: bool = False, pty_link: str | os.PathLike[str] | None = None
+    emission: Emission,
+    *,
+    tcp: bool = False,
+    pty_link: str | os.PathLike[str] | None = None,
+    hex_device: HexDevice | None = None,
 ) -> Simulator:
     """A simulator sending ``emission`` fast, for ``async with`` (started on entry, stopped on exit);
-    ``sim.url`` is the pty path or socket:// URL."""
+    ``sim.url`` is the pty path or socket:// URL. Without ``hex_device`` it answers no HEX request (a
+    text-only device: the integration's background HEX read times out, after the tests are done)."""
     return Simulator(
         RepeatSource(emission),
         rate=FAST_RATE,
         tcp=("127.0.0.1", 0) if tcp else None,
         pty_link=pty_link,
+        hex=hex_device is not None,
+        hex_model=hex_device,
     )
 
 
@@ -86,15 +105,22 @@ def vedirect_entry(
     unique_id: str = MPPT_SERIAL,
     time_interval: int = 1,
     entry_id: str | None = None,
+    allow_control: bool | None = None,
+    minor_version: int = 1,
 ) -> MockConfigEntry:
-    """A VE.Direct entry as the config flow creates it (``entry_id``: fixed, for snapshots of a BMV)."""
+    """A VE.Direct entry as the config flow creates it (``entry_id``: fixed, for snapshots of a BMV);
+    ``allow_control`` None: an entry of before the option."""
+    options: dict[str, Any] = {CONF_TIME_INTERVAL: time_interval}
+    if allow_control is not None:
+        options[CONF_ALLOW_CONTROL] = allow_control
     return MockConfigEntry(
         domain=DOMAIN,
         entry_id=entry_id,
         title=name,
         unique_id=unique_id,
+        minor_version=minor_version,
         data={CONF_ENTRY_TYPE: ENTRY_TYPE_VEDIRECT, CONF_NAME: name, CONF_PORT: port},
-        options={CONF_TIME_INTERVAL: time_interval},
+        options=options,
     )
 
 
@@ -104,6 +130,20 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def wait_hex_read(entry: MockConfigEntry) -> None:
+    """Wait for the entry's first HEX read (run in the background after the setup) and its entities."""
+    async with asyncio.timeout(WAIT):
+        await entry.runtime_data.settings.async_first_read()
+    await entry.runtime_data.coordinator.hass.async_block_till_done()
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Wait in real time (bounded by WAIT) until ``condition()`` holds."""
+    async with asyncio.timeout(WAIT):
+        while not condition():
+            await asyncio.sleep(0.02)
 
 
 async def drive_until(

@@ -18,6 +18,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vemonitor.const import (
+    CONF_ALLOW_CONTROL,
     CONF_ENTITY_INTERVAL,
     CONF_ENTRY_TYPE,
     CONF_TIME_INTERVAL,
@@ -93,7 +94,7 @@ async def test_user_creates_an_mppt_entry(
         CONF_TIME_INTERVAL: int(time_interval),
         CONF_ENTITY_INTERVAL: entity_interval,
     }
-    assert (result["result"].version, result["result"].minor_version) == (1, 2)
+    assert (result["result"].version, result["result"].minor_version) == (1, 3)
     assert result["result"].unique_id == MPPT_SERIAL
     await hass.async_block_till_done()
     assert result["result"].state is ConfigEntryState.LOADED
@@ -383,12 +384,16 @@ async def test_options_change_time_interval_and_reload(hass: HomeAssistant, mppt
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "init"
     # An entry of before the option has none (an empty field): its entities refresh at every sample.
-    assert suggested_values(result) == {CONF_TIME_INTERVAL: 1, CONF_ENTITY_INTERVAL: None}
+    assert suggested_values(result) == {
+        CONF_TIME_INTERVAL: 1,
+        CONF_ENTITY_INTERVAL: None,
+        CONF_ALLOW_CONTROL: False,  # off by default
+    }
     result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_TIME_INTERVAL: 5.0})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     # The entity interval left empty: none stored, entities follow every sample of the new time interval.
-    assert entry.options == {CONF_TIME_INTERVAL: 5}
+    assert entry.options == {CONF_TIME_INTERVAL: 5, CONF_ALLOW_CONTROL: False}
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.coordinator.entity_interval == 5
     await unload_all(hass)
@@ -419,16 +424,24 @@ async def test_options_entity_interval(hass: HomeAssistant, mppt: Simulator) -> 
         )
         assert result["type"] is FlowResultType.FORM
         assert result["errors"] == {CONF_ENTITY_INTERVAL: error}
-        assert suggested_values(result) == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: entity_interval}
+        assert suggested_values(result) == {
+            CONF_TIME_INTERVAL: 2,
+            CONF_ENTITY_INTERVAL: entity_interval,
+            CONF_ALLOW_CONTROL: None,
+        }
     result = await hass.config_entries.options.async_configure(
         flow_id, {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30.0}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30}
+    assert entry.options == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30, CONF_ALLOW_CONTROL: False}
     assert entry.runtime_data.coordinator.entity_interval == 30
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert suggested_values(result) == {CONF_TIME_INTERVAL: 2, CONF_ENTITY_INTERVAL: 30}
+    assert suggested_values(result) == {
+        CONF_TIME_INTERVAL: 2,
+        CONF_ENTITY_INTERVAL: 30,
+        CONF_ALLOW_CONTROL: False,
+    }
     hass.config_entries.options.async_abort(result["flow_id"])
     await unload_all(hass)
 
@@ -440,25 +453,25 @@ async def test_migration_keeps_existing_entries_on_every_sample(hass: HomeAssist
     device = vedirect_entry(mppt.url, time_interval=3)
     assert (device.version, device.minor_version) == (1, 1)
     await setup_entry(hass, device)
-    assert device.minor_version == 2
+    assert device.minor_version == 3
     assert device.options == {CONF_TIME_INTERVAL: 3}
     assert device.runtime_data.coordinator.entity_interval == 3
 
     server = redis_server_entry()
     server.add_to_hass(hass)
     assert await server.async_migrate(hass)  # migrated only (not set up: there is no server here)
-    assert (server.minor_version, dict(server.options)) == (2, {})
+    assert (server.minor_version, dict(server.options)) == (3, {})
 
     newer = MockConfigEntry(domain=DOMAIN, title="future", version=2, data=dict(device.data), unique_id="new")
     newer.add_to_hass(hass)
     assert not await hass.config_entries.async_setup(newer.entry_id)
     assert newer.state is ConfigEntryState.MIGRATION_ERROR
 
-    # A newer minor version (a later release's 1.3, back on this one) is compatible: left as it is.
-    later = MockConfigEntry(domain=DOMAIN, title="later", minor_version=3, options={CONF_TIME_INTERVAL: 2})
+    # A newer minor version (a later release's 1.4, back on this one) is compatible: left as it is.
+    later = MockConfigEntry(domain=DOMAIN, title="later", minor_version=4, options={CONF_TIME_INTERVAL: 2})
     later.add_to_hass(hass)
     assert await later.async_migrate(hass)
-    assert (later.minor_version, dict(later.options)) == (3, {CONF_TIME_INTERVAL: 2})
+    assert (later.minor_version, dict(later.options)) == (4, {CONF_TIME_INTERVAL: 2})
     await unload_all(hass)
 
 

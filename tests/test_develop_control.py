@@ -116,3 +116,19 @@ async def test_kill_and_bad_requests(stack: Stack) -> None:
     ok, lines = await _ctl(stack, "explode", "mppt")
     assert not ok
     assert lines == ["error: unknown action 'explode'"]
+
+
+async def test_registers_prints_the_simulators_hex_state(stack: Stack) -> None:
+    await _wait_for(lambda: stack.hex_state_path("mppt").is_file())
+    ok, lines = await _ctl(stack, "registers", "mppt")
+    assert ok
+    state = json.loads("\n".join(lines))
+    assert state["family"] == "mppt"
+    assert state["registers"]["0xEDAB"]["key"] == "load_output_control"
+    ok, lines = await _ctl(stack, "registers", "bmv")
+    assert ok
+    assert json.loads("\n".join(lines))["registers"]["0x1000"]["value"] == 200
+    stack.hex_state_path("bmv").unlink()
+    ok, lines = await _ctl(stack, "registers", "bmv")
+    assert not ok
+    assert lines == ["error: bmv keeps no HEX registers (a text-only device, or not started yet)"]

@@ -43,8 +43,15 @@ async def running_simulator(
     faults: Faults | None = None,
     seed: int = 0,
     pty_link: str | os.PathLike[str] | None = None,
+    hex: bool = True,
+    hex_state: str | os.PathLike[str] | None = None,
+    sent_log: str | os.PathLike[str] | None = None,
 ) -> AsyncIterator[Simulator]:
-    """A started simulator (``sim.url`` is what a client opens), stopped on exit."""
+    """A started simulator (``sim.url`` is what a client opens), stopped on exit.
+
+    It answers HEX requests like a SmartSolar does (``sim.hex`` is its register model; HEX faults go in
+    ``faults``), unless ``hex=False``: a text-only device (an old BMV-60x, a read-only bridge).
+    """
     sim = Simulator(
         source_for(device, seed=seed),
         rate=rate,
@@ -52,6 +59,9 @@ async def running_simulator(
         seed=seed,
         tcp=("127.0.0.1", 0) if tcp else None,
         pty_link=pty_link,
+        sent_log=sent_log,
+        hex=hex,
+        hex_state=hex_state,
     )
     await sim.start()
     try:

@@ -35,6 +35,8 @@ _SIMULATE_HELP = """\
 Simulate a VE.Direct device: replay a capture byte for byte or synthesise an MPPT, a BMV or an inverter.
 The first stdout line is the port to open (a pseudo-terminal path, or a socket:// URL with --tcp).
 A capture replayed without --loop goes silent after its last emission, with the port left open.
+The device answers HEX requests (ping, product id, GET/SET of its registers) unless --no-hex; --hex-state
+keeps a JSON file of its registers, rewritten on every change.
 Ends on SIGINT or SIGTERM. Faults on demand: SIGUSR1 sends 32 random bytes (line noise), SIGUSR2 unplugs the
 port and plugs a new one in after --replug-delay seconds (a pty: same --link, new device); SIGSTOP/SIGCONT
 make the device fall silent and speak again."""
@@ -271,6 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--hex-interleave", type=_probability, default=0.0, metavar="P", help="add an async HEX frame"
     )
+    sim.add_argument("--no-hex", action="store_true", help="a text-only device: never answer HEX")
+    sim.add_argument(
+        "--hex-no-answer", type=_probability, default=0.0, metavar="P", help="ignore a HEX request"
+    )
+    sim.add_argument(
+        "--hex-bad-checksum", type=_probability, default=0.0, metavar="P", help="corrupt a HEX reply"
+    )
+    sim.add_argument(
+        "--hex-late",
+        type=_probability,
+        default=0.0,
+        metavar="P",
+        help="send a HEX reply after the next block",
+    )
+    sim.add_argument("--hex-state", type=Path, metavar="PATH", help="keep the HEX registers as JSON in PATH")
     sim.add_argument("--seed", type=int, help="random seed, for reproducible values and faults")
     sim.add_argument("--sent-log", type=Path, metavar="PATH", help="append a JSON line per write to PATH")
     sim.add_argument(
@@ -311,6 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--link applies to the pseudo-terminal, not to --tcp")
     if args.capture is not None and not Path(args.capture).is_file():
         parser.error(f"no such capture file: {args.capture}")
+    if args.no_hex and args.hex_state is not None:
+        parser.error("--hex-state needs a device that answers HEX (not --no-hex)")
+    asyncio.run(simulate(build_simulator(args), out, args.replug_delay))
+    return 0
+
+
+def build_simulator(args: argparse.Namespace) -> Simulator:
+    """The simulator that ``simulate``'s parsed arguments describe."""
     source: EmissionSource = (
         CaptureSource.from_file(args.capture, loop=args.loop)
         if args.capture is not None
@@ -321,8 +346,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         garbage=args.garbage,
         drop=args.drop,
         hex_interleave=args.hex_interleave,
+        hex_no_answer=args.hex_no_answer,
+        hex_bad_checksum=args.hex_bad_checksum,
+        hex_late=args.hex_late,
     )
-    simulator = Simulator(
+    return Simulator(
         source,
         rate=args.rate,
         faults=faults,
@@ -330,6 +358,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         tcp=args.tcp,
         pty_link=args.link,
         sent_log=args.sent_log,
+        hex=not args.no_hex,
+        hex_state=args.hex_state,
     )
-    asyncio.run(simulate(simulator, out, args.replug_delay))
-    return 0

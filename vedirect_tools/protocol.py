@@ -30,7 +30,16 @@ def register_standalone(name: str = STANDALONE_PACKAGE, source: Path = SOURCE) -
     return package
 
 
-__all__ = ["client", "codes", "device", "fields", "framing", "hexproto", "products"]  # its submodules
+__all__ = [
+    "client",
+    "codes",
+    "device",
+    "fields",
+    "framing",
+    "hexproto",
+    "products",
+    "registers",
+]  # its submodules
 
 PACKAGE = INTEGRATION_PACKAGE if INTEGRATION_PACKAGE in sys.modules else register_standalone().__name__
 
@@ -43,6 +52,7 @@ if TYPE_CHECKING:
         framing,
         hexproto,
         products,
+        registers,
     )
 else:
 

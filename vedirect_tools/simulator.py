@@ -1,9 +1,10 @@
 """A VE.Direct device on a pseudo-terminal or a TCP listener, for tests, benchmarks and development.
 
 The simulator replays a capture byte for byte (junk and HEX frames included) or synthesises an MPPT, a BMV or
-a Phoenix inverter with plausible, changing values. Each *emission* is what a device sends in one period
-(a BMV sends its main and history blocks together); emissions are paced at ``rate`` per second. Faults are
-injected with a probability each: corrupted checksums, garbage between blocks, dropped blocks, HEX frames.
+a Phoenix inverter with plausible, changing values (``devices.py``). Each *emission* is what a device sends
+in one period (a BMV sends its main and history blocks together); emissions are paced at ``rate`` per second.
+Faults are injected with a probability each: corrupted checksums, garbage between blocks, dropped blocks, HEX
+frames, and on HEX requests no answer, a corrupted reply or a late one.
 
 Outputs:
 
@@ -17,17 +18,22 @@ Outputs:
 the output open but silent (clients see a stalled link); ``replug()`` closes the output and opens a new one
 after a delay (a cable unplugged and plugged back: a new pty behind the same link).
 
+HEX: the simulator reads what clients send (the pty's master side, each TCP client) and answers HEX requests
+at once, between emissions, from the device's register model (``hexdevice.HexDevice``, ``Simulator.hex``;
+a capture replay gets the default model of its device's family). ``hex=False`` is a text-only device that
+never answers. A synthesised device's text fields follow its registers (load output, device mode, ...).
+
 ``sent_log``: a JSON line per write, flushed at once, so that a test can count what the device really sent
 without trusting the code under test: ``{"t": <POSIX time after the write>, "data": "<hex of the bytes>"}``
-per emission or injection, and ``{"t": ..., "event": "unplugged" | "plugged"}`` around a replug. Bytes
-written while the output is closed, or flushed because nobody read them, are logged all the same (a real
-device does not know either): the reader judges them by the time they were sent.
+per emission, injection or HEX reply, and ``{"t": ..., "event": "unplugged" | "plugged"}`` around a
+replug. Bytes written while the output is closed, or flushed because nobody read them, are logged all the
+same (a real device does not know either): the reader judges them by the time they were sent.
 """
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import fcntl
 import json
 import logging
@@ -38,31 +44,30 @@ import struct
 import termios
 import time
 import tty
-from typing import IO, Literal, Protocol, Self
+from typing import IO, Protocol, Self
 
+from . import hexdevice
+from .devices import (
+    DEVICE_KINDS,
+    BmvDevice,
+    DeviceKind,
+    Emission,
+    InverterDevice,
+    MpptDevice,
+    SyntheticDevice,
+    encode_block,
+    synthetic_device,
+)
+from .hexdevice import HexDevice
 from .protocol import hexproto
 
 _LOGGER = logging.getLogger(__name__)
 
-type DeviceKind = Literal["mppt", "bmv", "inverter"]
-type Emission = list[bytes]
-"""What a device sends in one period; each chunk ends with a checksum byte (a capture's last may not)."""
-
-DEVICE_KINDS: tuple[DeviceKind, ...] = ("mppt", "bmv", "inverter")
 _CHECKSUM_MARK = b"Checksum\t"
 # Unread bytes left in a pty beyond this mean nobody is reading: flush them.
 _PTY_BACKLOG_LIMIT = 4096
 # A TCP client that lets this much pile up is too slow: skip it until it catches up.
 _TCP_BACKLOG_LIMIT = 256 * 1024
-
-
-def encode_block(fields: Sequence[tuple[str, str]]) -> bytes:
-    """Encode one text block (``\\r\\nlabel\\tvalue`` ... ``\\r\\nChecksum\\t<byte>``) with its checksum."""
-    body = b"".join(
-        b"\r\n%s\t%s" % (label.encode("latin-1"), value.encode("latin-1")) for label, value in fields
-    )
-    body += b"\r\n" + _CHECKSUM_MARK
-    return body + bytes([-sum(body) & 0xFF])
 
 
 class EmissionSource(Protocol):
@@ -106,6 +111,15 @@ class CaptureSource:
         self.emissions = split_capture(data)
         self.loop = loop
         self._index = 0
+        self._head = data[:65536]
+        self._hex: HexDevice | None = None
+
+    @property
+    def hex(self) -> HexDevice:
+        """The default register model of the family of the capture's device (built on first use)."""
+        if self._hex is None:
+            self._hex = hexdevice.model_for_capture(self._head)
+        return self._hex
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, loop: bool = False) -> Self:
@@ -123,208 +137,24 @@ class CaptureSource:
         return list(emission)
 
 
-class _Walk:
-    """A bounded random walk: values that drift like real measurements."""
-
-    def __init__(self, rng: random.Random, low: float, high: float, start: float, step: float) -> None:
-        self._rng = rng
-        self.low, self.high, self.value, self.step = low, high, start, step
-
-    def next(self) -> float:
-        self.value = min(self.high, max(self.low, self.value + self._rng.uniform(-self.step, self.step)))
-        return self.value
-
-
-class SyntheticDevice:
-    """Base of the synthesised devices: ``blocks()`` gives one emission's label/value lists, in wire order."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng = rng
-        self.tick = 0
-
-    def next_emission(self) -> Emission:
-        """Advance the device by one period and encode its blocks."""
-        self.tick += 1
-        return [encode_block(block) for block in self.blocks()]
-
-    def blocks(self) -> list[list[tuple[str, str]]]:
-        raise NotImplementedError
-
-
-class MpptDevice(SyntheticDevice):
-    """SmartSolar MPPT 100/20 (0xA05F) with a load output, charging a 12 V battery from a 290 W panel."""
-
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self._sun = _Walk(rng, 0.0, 1.0, 0.6, 0.04)
-        self._battery = _Walk(rng, 12.4, 14.4, 13.1, 0.02)
-        self._load = _Walk(rng, 0.0, 4.0, 0.8, 0.1)
-        self._yield_total = 61_400.0  # Wh
-        self._yield_today = 0.0
-        self._max_today = 0
-
-    def blocks(self) -> list[list[tuple[str, str]]]:
-        sun = self._sun.next()
-        power = 0 if sun < 0.05 else round(290 * sun)
-        battery_v = self._battery.next() + (0.3 if power else -0.2) * min(sun, 0.5)
-        load_a = self._load.next()
-        panel_v = 0.45 if power == 0 else 17.5 + 3.5 * sun
-        charge_a = power * 0.97 / battery_v - load_a if power else -load_a
-        self._yield_today += power / 3600
-        self._yield_total += power / 3600
-        self._max_today = max(self._max_today, power)
-        if power == 0:
-            cs, mppt, off_reason = 0, 0, 0x00000001
-        elif battery_v < 14.1:
-            cs, mppt, off_reason = 3, 2, 0
-        else:
-            cs, mppt, off_reason = (4 if self.tick % 600 < 300 else 5), 1, 0
-        return [
-            [
-                ("PID", "0xA05F"),
-                ("FW", "159"),
-                ("SER#", "HQ2132QXH4K"),
-                ("V", str(round(battery_v * 1000))),
-                ("I", str(round(charge_a * 1000))),
-                ("VPV", str(round(panel_v * 1000))),
-                ("PPV", str(power)),
-                ("CS", str(cs)),
-                ("MPPT", str(mppt)),
-                ("OR", f"0x{off_reason:08X}"),
-                ("ERR", "0"),
-                ("LOAD", "ON"),
-                ("IL", str(round(load_a * 1000))),
-                ("H19", str(round(self._yield_total / 10))),
-                ("H20", str(round(self._yield_today / 10))),
-                ("H21", str(self._max_today)),
-                ("H22", "112"),
-                ("H23", "268"),
-                ("HSDS", "41"),
-            ]
-        ]
-
-
-class BmvDevice(SyntheticDevice):
-    """BMV-712 Smart (0xA381) on a 200 Ah battery with a starter battery on the aux input."""
-
-    CAPACITY_AH = 200.0
-
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self._current = _Walk(rng, -25.0, 12.0, -4.0, 0.6)
-        self._starter = _Walk(rng, 12.5, 12.9, 12.7, 0.005)
-        self._consumed_ah = -18.0
-        self._deepest_ah = -96.4
-        self._last_ah = -41.0
-        self._drawn_ah = -8_412.0
-        self._min_v, self._max_v = 11.9, 14.6
-        self._discharged_kwh, self._charged_kwh = 101.2, 98.7
-
-    def blocks(self) -> list[list[tuple[str, str]]]:
-        current = self._current.next()
-        self._consumed_ah = min(0.0, self._consumed_ah + current / 3600)
-        if current < 0:
-            self._drawn_ah += current / 3600
-            self._discharged_kwh += -current * 12.8 / 3.6e6
-        else:
-            self._charged_kwh += current * 13.2 / 3.6e6
-        soc = 1.0 + self._consumed_ah / self.CAPACITY_AH
-        voltage = 11.9 + 1.0 * soc + 0.03 * current
-        self._min_v, self._max_v = min(self._min_v, voltage), max(self._max_v, voltage)
-        ttg = -1 if current >= 0 else min(round(soc * self.CAPACITY_AH / -current * 60), 14_400)
-        main = [
-            ("PID", "0xA381"),
-            ("V", str(round(voltage * 1000))),
-            ("VS", str(round(self._starter.next() * 1000))),
-            ("I", str(round(current * 1000))),
-            ("P", str(round(voltage * current))),
-            ("CE", str(round(self._consumed_ah * 1000))),
-            ("SOC", str(round(soc * 1000))),
-            ("TTG", str(ttg)),
-            ("Alarm", "OFF"),
-            ("Relay", "OFF"),
-            ("AR", "0"),
-            ("BMV", "712 Smart"),
-            ("FW", "0413"),
-            ("MON", "0"),
-        ]
-        history = [
-            ("H1", str(round(self._deepest_ah * 1000))),
-            ("H2", str(round(self._last_ah * 1000))),
-            ("H3", "-38125"),
-            ("H4", "148"),
-            ("H5", "0"),
-            ("H6", str(round(self._drawn_ah * 1000))),
-            ("H7", str(round(self._min_v * 1000))),
-            ("H8", str(round(self._max_v * 1000))),
-            ("H9", str(5_400 + self.tick)),
-            ("H10", "97"),
-            ("H11", "0"),
-            ("H12", "0"),
-            ("H15", "11810"),
-            ("H16", "14420"),
-            ("H17", str(round(self._discharged_kwh * 100))),
-            ("H18", str(round(self._charged_kwh * 100))),
-        ]
-        return [main, history]
-
-
-class InverterDevice(SyntheticDevice):
-    """Phoenix Inverter 12V 800VA 230V (0xA261) feeding a varying AC load."""
-
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self._load_va = _Walk(rng, 20.0, 700.0, 180.0, 25.0)
-        self._battery = _Walk(rng, 12.1, 13.4, 12.8, 0.01)
-
-    def blocks(self) -> list[list[tuple[str, str]]]:
-        load_va = self._load_va.next()
-        ac_v = 230.0 + self.rng.uniform(-0.4, 0.4)
-        battery_v = self._battery.next() - load_va / 4000
-        warn = 1 if battery_v < 11.5 else 0
-        return [
-            [
-                ("PID", "0xA261"),
-                ("FW", "0114"),
-                ("SER#", "HQ2049X7CKM"),
-                ("MODE", "2"),
-                ("CS", "9"),
-                ("AC_OUT_V", str(round(ac_v * 100))),
-                ("AC_OUT_I", str(round(load_va / ac_v * 10))),
-                ("AC_OUT_S", str(round(load_va))),
-                ("V", str(round(battery_v * 1000))),
-                ("AR", "0"),
-                ("WARN", str(warn)),
-                ("OR", "0x00000000"),
-            ]
-        ]
-
-
-_DEVICES: dict[DeviceKind, Callable[[random.Random], SyntheticDevice]] = {
-    "mppt": MpptDevice,
-    "bmv": BmvDevice,
-    "inverter": InverterDevice,
-}
-
-
-def synthetic_device(kind: DeviceKind, *, seed: int | None = None) -> SyntheticDevice:
-    """Build a synthesised device; the same seed gives the same values."""
-    return _DEVICES[kind](random.Random(seed))
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Faults:
-    """Fault probabilities, each in [0, 1]: per block (checksum, drop) or per emission (garbage, HEX)."""
+    """Fault probabilities, each in [0, 1]: per block (checksum, drop), per emission (garbage, async HEX
+    frame) or per HEX request (no answer, a corrupted reply check byte, the reply held until after the next
+    emission)."""
 
     bad_checksum: float = 0.0
     garbage: float = 0.0
     drop: float = 0.0
     hex_interleave: float = 0.0
+    hex_no_answer: float = 0.0
+    hex_bad_checksum: float = 0.0
+    hex_late: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("bad_checksum", "garbage", "drop", "hex_interleave"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"fault probability {name} must be within [0, 1]")
+        for item in fields(self):
+            if not 0.0 <= getattr(self, item.name) <= 1.0:
+                raise ValueError(f"fault probability {item.name} must be within [0, 1]")
 
 
 # Async HEX frames a device sends on its own (register, value bytes): battery voltage, charger current, state.
@@ -358,7 +188,13 @@ def apply_faults(emission: Emission, faults: Faults, rng: random.Random) -> byte
     return bytes(out)
 
 
+type RequestCallback = Callable[[bytes], None]
+"""Called with each HEX frame a client sent (``:`` .. ``\\n``)."""
+
+
 class _Output(Protocol):
+    on_request: RequestCallback
+
     async def open(self) -> str: ...
     def send(self, data: bytes) -> None: ...
     async def close(self) -> None: ...
@@ -372,6 +208,8 @@ class _PtyOutput:
         self._master: int | None = None
         self._slave: int | None = None
         self._path = ""
+        self.on_request: RequestCallback = lambda frame: None
+        self._requests = hexdevice.RequestBuffer()
 
     async def open(self) -> str:
         master, slave = os.openpty()
@@ -381,6 +219,8 @@ class _PtyOutput:
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
+        self._requests = hexdevice.RequestBuffer()
+        asyncio.get_running_loop().add_reader(master, self._read)
         self._path = os.ttyname(slave)
         if self._link is None:
             return self._path
@@ -389,6 +229,16 @@ class _PtyOutput:
         tmp.symlink_to(self._path)
         tmp.replace(self._link)
         return str(self._link)
+
+    def _read(self) -> None:
+        """What the client wrote to its side of the pty."""
+        assert self._master is not None
+        try:
+            data = os.read(self._master, 4096)
+        except OSError:  # pragma: no cover - nothing after all: try again on the next readiness
+            return
+        for frame in self._requests.feed(data):
+            self.on_request(frame)
 
     def send(self, data: bytes) -> None:
         if self._master is None or self._slave is None:
@@ -410,6 +260,8 @@ class _PtyOutput:
     async def close(self) -> None:
         if self._link is not None and self._link.is_symlink() and str(self._link.readlink()) == self._path:
             self._link.unlink()
+        if self._master is not None:
+            asyncio.get_running_loop().remove_reader(self._master)
         for fd in (self._master, self._slave):
             if fd is not None:
                 os.close(fd)
@@ -423,6 +275,7 @@ class _TcpOutput:
         self.host, self.port = host, port
         self._server: asyncio.Server | None = None
         self.clients: dict[asyncio.StreamWriter, asyncio.Task[None] | None] = {}
+        self.on_request: RequestCallback = lambda frame: None
 
     async def open(self) -> str:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -431,9 +284,11 @@ class _TcpOutput:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.clients[writer] = asyncio.current_task()
+        requests = hexdevice.RequestBuffer()  # a device ignores anything else it is sent
         try:
-            while await reader.read(4096):
-                pass  # a VE.Direct device ignores what it does not understand
+            while data := await reader.read(4096):
+                for frame in requests.feed(data):
+                    self.on_request(frame)
         except OSError:
             pass
         finally:
@@ -463,6 +318,10 @@ class Simulator:
 
     ``tcp=(host, port)`` serves ``socket://`` clients (port 0 picks a free port, kept across restarts);
     otherwise the output is a new pseudo-terminal each start, reachable through ``pty_link`` when given.
+
+    ``hex``: answer HEX requests from ``hex_model`` (by default the source's own: a synthesised device's, or
+    the default model of a capture's family); False is a text-only device. ``sim.hex`` is that model (None
+    when it does not answer); ``hex_state`` names a JSON file of its registers, rewritten on every change.
     """
 
     def __init__(
@@ -475,6 +334,9 @@ class Simulator:
         tcp: tuple[str, int] | None = None,
         pty_link: str | os.PathLike[str] | None = None,
         sent_log: str | os.PathLike[str] | None = None,
+        hex: bool = True,
+        hex_model: HexDevice | None = None,
+        hex_state: str | os.PathLike[str] | None = None,
     ) -> None:
         if not rate > 0:
             raise ValueError("rate must be > 0")
@@ -492,6 +354,13 @@ class Simulator:
         self.bytes_sent = 0
         self._sent_log_path = Path(sent_log) if sent_log is not None else None
         self._sent_log: IO[str] | None = None
+        model = (hex_model or getattr(source, "hex", None)) if hex else None
+        self.hex: HexDevice | None = model if isinstance(model, HexDevice) else None
+        self._late: list[bytes] = []  # replies held until after the next emission (fault hex_late)
+        if self.hex is not None:
+            self.hex.on_async = self.inject
+            self.hex.state_path = Path(hex_state) if hex_state is not None else None
+            self._output.on_request = self._answer
 
     @classmethod
     def for_device(
@@ -529,6 +398,8 @@ class Simulator:
         self.url = await self._output.open()
         if self._sent_log_path is not None:
             self._sent_log = self._sent_log_path.open("a", encoding="ascii", buffering=1)
+        if self.hex is not None and self.hex.state_path is not None:
+            self.hex.write_state(self.hex.state_path)
         self.finished.clear()
         self._task = asyncio.create_task(self._emit(), name=f"vedirect-simulator {self.url}")
         _LOGGER.debug("Simulator serving %s", self.url)
@@ -569,6 +440,22 @@ class Simulator:
         self.bytes_sent += len(data)
         self._log_sent(data)
 
+    def _answer(self, request: bytes) -> None:
+        """Answer one HEX request now, with the HEX faults; a paused (silent) device answers nothing."""
+        assert self.hex is not None
+        frames = self.hex.answer(request)
+        if not frames or not self._running.is_set():
+            return
+        faults, rng = self.faults, self._rng
+        if faults.hex_no_answer and rng.random() < faults.hex_no_answer:
+            return
+        if faults.hex_bad_checksum and rng.random() < faults.hex_bad_checksum:
+            frames[0] = hexdevice.corrupt_check(frames[0])
+        if faults.hex_late and rng.random() < faults.hex_late:
+            self._late += frames
+            return
+        self.inject(b"".join(frames))
+
     def _log_sent(self, data: bytes) -> None:
         if self._sent_log is not None:
             self._sent_log.write(json.dumps({"t": time.time(), "data": data.hex()}) + "\n")
@@ -600,6 +487,9 @@ class Simulator:
                 self._log_sent(data)
             self.emissions_sent += 1
             self.bytes_sent += len(data)
+            if self._late:
+                late, self._late = b"".join(self._late), []
+                self.inject(late)
             next_at = max(next_at + period, loop.time())
             await asyncio.sleep(next_at - loop.time())
 

@@ -14,17 +14,19 @@ from homeassistant.config_entries import (
 from homeassistant.const import CONF_NAME, CONF_PORT
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import UnknownHandler
-from homeassistant.helpers.selector import SerialPortSelector, TextSelector
+from homeassistant.helpers.selector import BooleanSelector, SerialPortSelector, TextSelector
 from homeassistant.helpers.service_info.usb import UsbServiceInfo
 import voluptuous as vol
 
 from .const import (
+    CONF_ALLOW_CONTROL,
     CONF_ENTITY_INTERVAL,
     CONF_ENTRY_TYPE,
     CONF_TIME_INTERVAL,
     DEFAULT_ENTITY_INTERVAL,
     DEFAULT_TIME_INTERVAL,
     DOMAIN,
+    ENTRY_MINOR_VERSION,
     ENTRY_TYPE_REDIS_SERVER,
     ENTRY_TYPE_VEDIRECT,
     SUBENTRY_REDIS_OUTPUT,
@@ -49,6 +51,7 @@ from .validation import (
     InvalidInput,
     check_entity_interval,
     valid_entity_interval,
+    valid_flag,
     valid_name,
     valid_serial_port,
     valid_time_interval,
@@ -78,6 +81,7 @@ _INTERVAL_FIELDS: dict[str, Callable[[Any], object]] = {CONF_TIME_INTERVAL: vali
 _OPTIONS_FIELDS: dict[str, Callable[[Any], object]] = {
     **_INTERVAL_FIELDS,
     CONF_ENTITY_INTERVAL: valid_entity_interval,
+    CONF_ALLOW_CONTROL: valid_flag,
 }
 _PORT_FIELDS: dict[str, Callable[[Any], object]] = {CONF_PORT: valid_serial_port}
 _CONFIRM_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NAME: valid_name, **_INTERVAL_FIELDS}
@@ -88,7 +92,8 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     """VE.Direct devices, and (through RedisServerFlow) Redis servers."""
 
     VERSION = 1
-    MINOR_VERSION = 2  # 1.2: VE.Direct options hold entity_interval (__init__.async_migrate_entry)
+    # 1.2: VE.Direct options hold entity_interval; 1.3: VE.Direct data its device key (async_migrate_entry)
+    MINOR_VERSION = ENTRY_MINOR_VERSION
 
     def __init__(self) -> None:
         """Start with nothing discovered."""
@@ -276,10 +281,11 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
 
 
 class VeDirectOptionsFlow(OptionsFlowWithReload):
-    """Change the sampling and entity intervals; the entry reloads so the coordinator and outputs use them."""
+    """Change the sampling and entity intervals and whether the device may be controlled; the entry reloads
+    so the coordinator, the outputs and the control entities follow."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Edit time_interval and entity_interval (empty: entities follow every sample)."""
+        """Edit time_interval, entity_interval (empty: entities follow every sample) and allow_control."""
         errors: dict[str, str] = {}
         if user_input is not None:
             values, errors = validate_form(user_input, _OPTIONS_FIELDS)
@@ -295,13 +301,17 @@ class VeDirectOptionsFlow(OptionsFlowWithReload):
                     values[CONF_ENTITY_INTERVAL] = entity_interval
                 return self.async_create_entry(data=values)
         options = self.config_entry.options
-        shown = {CONF_TIME_INTERVAL: options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL)}
+        shown = {
+            CONF_TIME_INTERVAL: options.get(CONF_TIME_INTERVAL, DEFAULT_TIME_INTERVAL),
+            CONF_ALLOW_CONTROL: bool(options.get(CONF_ALLOW_CONTROL, False)),
+        }
         if options.get(CONF_ENTITY_INTERVAL) is not None:
             shown[CONF_ENTITY_INTERVAL] = options[CONF_ENTITY_INTERVAL]
         schema = form_schema(
             {
                 vol.Required(CONF_TIME_INTERVAL): TIME_INTERVAL_SELECTOR,
                 vol.Optional(CONF_ENTITY_INTERVAL): ENTITY_INTERVAL_SELECTOR,
+                vol.Optional(CONF_ALLOW_CONTROL): BooleanSelector(),
             }
         )
         return self.async_show_form(

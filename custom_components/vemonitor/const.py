@@ -7,6 +7,9 @@ from typing import Final
 DOMAIN: Final = "vemonitor"
 LOGGER: Final = logging.getLogger(__package__)
 
+# Config entry version 1.x: 1.2 VE.Direct options hold entity_interval, 1.3 VE.Direct data the device key.
+ENTRY_MINOR_VERSION: Final = 3
+
 # entry.data[CONF_ENTRY_TYPE] tells a VE.Direct device from a Redis server (see models.is_redis_server).
 CONF_ENTRY_TYPE: Final = "entry_type"
 ENTRY_TYPE_VEDIRECT: Final = "vedirect"
@@ -21,6 +24,13 @@ DEFAULT_TIME_INTERVAL: Final = 1
 # config_flow.new_entity_interval.
 CONF_ENTITY_INTERVAL: Final = "entity_interval"
 DEFAULT_ENTITY_INTERVAL: Final = 5
+# Off by default: only then do switches, numbers, selects and the write_register action change the device.
+CONF_ALLOW_CONTROL: Final = "allow_control"
+# entry.data: the key of the device and entity unique ids (config entry 1.3, see identity.device_key).
+CONF_DEVICE_KEY: Final = "device_key"
+HEX_READ_INTERVAL: Final = (
+    300  # seconds between two reads of a device's HEX registers (async frames: at once)
+)
 MANUFACTURER: Final = "Victron Energy"
 PROBE_TIMEOUT: Final = 10.0  # seconds the flows wait for valid blocks before giving up
 STALL_MIN_SECONDS: Final = 5  # a link is lost after max(3 x time_interval, this) s without a valid block

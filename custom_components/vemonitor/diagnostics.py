@@ -10,7 +10,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_CA_CERT
+from .const import CONF_CA_CERT, CONF_DEVICE_KEY
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server, is_vedirect
 from .redis_outputs import redis_outputs_diagnostics
 from .redis_server import async_get_redis_server, redis_server_diagnostics
@@ -18,7 +18,16 @@ from .vedirect import VeCode, VeFlags
 from .vedirect.fields import Value
 
 SERIAL_LABEL = "SER#"
-TO_REDACT = {CONF_PASSWORD, CONF_HOST, CONF_USERNAME, CONF_CA_CERT, SERIAL_LABEL, "serial_number"}
+# The device key is a serial number too (or an entry id).
+TO_REDACT = {
+    CONF_PASSWORD,
+    CONF_HOST,
+    CONF_USERNAME,
+    CONF_CA_CERT,
+    CONF_DEVICE_KEY,
+    SERIAL_LABEL,
+    "serial_number",
+}
 # The SER# line of a raw block: label, tab, value up to the line end.
 _RAW_SERIAL = re.compile(r"(?m)^(SER#\t)[^\r\n]*")
 
@@ -60,6 +69,8 @@ def _vedirect_diagnostics(runtime: VeDirectRuntime) -> dict[str, Any]:
         "values": {} if frame is None else {label: _jsonable(value) for label, value in frame.values.items()},
         "last_sample": None if sample is None else sample.timestamp.isoformat(),
         "last_block": None if sample is None else sample.received_at.isoformat(),
+        # Whether the device answers HEX ("no_hex_answer": text only, no settings or history entities).
+        "hex": runtime.settings.diagnostics(),
         "redis_outputs": runtime.redis_outputs.diagnostics(),
     }
 

@@ -6,10 +6,20 @@ would still compute their state and attributes, compare them with the state mach
 state_reported event for each.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import override
 
-from homeassistant.const import Platform
+from homeassistant.const import (
+    PERCENTAGE,
+    Platform,
+    UnitOfApparentPower,
+    UnitOfElectricCurrent,
+    UnitOfElectricPotential,
+    UnitOfEnergy,
+    UnitOfPower,
+    UnitOfTemperature,
+    UnitOfTime,
+)
 from homeassistant.core import callback
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -18,6 +28,22 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity, DataUpda
 from .identity import device_info, device_key
 from .models import VeDirectConfigEntry, VeDirectSample
 from .vedirect import FIELD_SPECS, FieldKind, Value
+
+AMPERE_HOUR = "Ah"
+# The protocol's units (vedirect.FIELD_SPECS and the HEX register tables) as Home Assistant's unit constants.
+HA_UNITS: Mapping[str, str] = {
+    "V": UnitOfElectricPotential.VOLT,
+    "A": UnitOfElectricCurrent.AMPERE,
+    "W": UnitOfPower.WATT,
+    "VA": UnitOfApparentPower.VOLT_AMPERE,
+    "kWh": UnitOfEnergy.KILO_WATT_HOUR,
+    "°C": UnitOfTemperature.CELSIUS,
+    "%": PERCENTAGE,
+    "Ah": AMPERE_HOUR,
+    "h": UnitOfTime.HOURS,
+    "min": UnitOfTime.MINUTES,
+    "s": UnitOfTime.SECONDS,
+}
 
 # Kinds shown in the device registry (model, model id, serial, firmware) rather than as entities.
 _DEVICE_INFO_KINDS = frozenset({FieldKind.PRODUCT, FieldKind.SERIAL, FieldKind.VERSION})

@@ -18,8 +18,9 @@ import voluptuous as vol
 
 
 def form_schema(fields: Mapping[Any, Any]) -> Any:
-    """A form schema. Typed Any on purpose: HA 2026.9+ annotates probatio.Schema, 2026.5 voluptuous.Schema,
-    and `voluptuous` is the right one of the two at runtime in each (HA installs probatio under that name).
+    """A form (or action) schema. Typed Any on purpose: HA 2026.9+ annotates probatio.Schema, 2026.5
+    voluptuous.Schema, and `voluptuous` is the right one of the two at runtime in each (HA installs probatio
+    under that name).
     """
     return vol.Schema(fields)
 

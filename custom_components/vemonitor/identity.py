@@ -2,9 +2,10 @@
 
 Shared by the config flow (user, USB discovery, reconfigure) and the repair flow (port moved).
 
-Two keys per VE.Direct entry: its unique_id tells whether a device is configured already (SER#, or for a
-BMV/SmartShunt, which sends none in text mode, product id @ port), so it follows the device to a new port;
-its device key (see ``device_key``) names the HA device and entities, so it never changes with the port.
+Two keys per VE.Direct entry: its unique_id tells whether a device is configured already (SER#; a
+BMV/SmartShunt sends none in text mode: its serial read over HEX, else product id @ port), so it follows the
+device to a new port; its device key (see ``device_key``) names the HA device and entities, so it never
+changes with the port.
 """
 
 from dataclasses import dataclass
@@ -12,11 +13,12 @@ import os
 from pathlib import Path
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
 
-from .const import DOMAIN, MANUFACTURER, PROBE_TIMEOUT
-from .vedirect.client import NoDataError, PortOpenError, probe
+from .const import CONF_DEVICE_KEY, DOMAIN, LOGGER, MANUFACTURER, PROBE_TIMEOUT
+from .vedirect.client import NoDataError, PortOpenError, Probe, probe_device
 from .vedirect.device import DeviceFrame
 
 UNKNOWN_PRODUCT = "VE.Direct device"
@@ -41,13 +43,18 @@ class DeviceIdentity:
     serial_number: str | None
 
     @classmethod
-    def from_frame(cls, frame: DeviceFrame) -> DeviceIdentity:
-        """Read PID and SER# of a probed frame."""
+    def from_frame(cls, frame: DeviceFrame, hex_serial: str | None = None) -> DeviceIdentity:
+        """Read PID and SER# of a probed frame; without SER#, the serial read over HEX (if any)."""
         return cls(
             product_id=frame.product_id,
             product_name=frame.product_name or UNKNOWN_PRODUCT,
-            serial_number=frame.serial_number,
+            serial_number=frame.serial_number or hex_serial or None,
         )
+
+    @classmethod
+    def from_probe(cls, found: Probe) -> DeviceIdentity:
+        """The identity of a probe: its frame, and its HEX serial for a device that sends no SER#."""
+        return cls.from_frame(found.frame, found.hex_serial)
 
     @property
     def product_key(self) -> str:
@@ -59,19 +66,78 @@ class DeviceIdentity:
         return self.serial_number or f"{self.product_key}{PORT_SEPARATOR}{port}"
 
     def matches(self, unique_id: str | None) -> bool:
-        """True if a configured unique_id can be this device (serial-less devices: same product only)."""
-        if self.serial_number:
-            return unique_id == self.serial_number
+        """True if a configured unique_id can be this device: its serial, or for an entry known by product
+        and port (a BMV not re-keyed yet, or one that did not answer HEX), the same product."""
+        if self.serial_number and unique_id == self.serial_number:
+            return True
         return unique_id is not None and unique_id.startswith(f"{self.product_key}{PORT_SEPARATOR}")
 
 
+def is_serial(unique_id: str | None) -> bool:
+    """Whether a VE.Direct unique_id is a serial number (else product id @ port, or none)."""
+    return bool(unique_id) and PORT_SEPARATOR not in str(unique_id)
+
+
 def device_key(entry: ConfigEntry) -> str:
-    """The key of the entry's HA device and entity unique IDs: the SER# of a device that sends one, else
-    the entry id, as a serial-less device's unique_id names its port, which reconfigure and repairs change."""
-    unique_id = entry.unique_id
-    if unique_id and PORT_SEPARATOR not in unique_id:
-        return unique_id
-    return entry.entry_id
+    """The key of the entry's HA device and entity unique IDs.
+
+    Stored in entry.data[CONF_DEVICE_KEY] since config entry 1.3 (the migration writes it, a new entry's
+    first setup too; a BMV/SmartShunt re-keyed to its HEX serial changes it once). Absent (a new entry not
+    set up yet): the serial of its unique_id, else the entry id, as a serial-less device's unique_id names
+    its port, which reconfigure and repairs change.
+    """
+    stored = entry.data.get(CONF_DEVICE_KEY)
+    if isinstance(stored, str) and stored:
+        return stored
+    return default_device_key(entry)
+
+
+def default_device_key(entry: ConfigEntry) -> str:
+    """The device key an entry without a stored one gets (also what the 1.3 migration stores)."""
+    return entry.unique_id if entry.unique_id and is_serial(entry.unique_id) else entry.entry_id
+
+
+_HELD_SERIALS: set[tuple[str, str]] = set()  # (entry id, serial) found held by another entry, logged once
+
+
+@callback
+def async_rekey_to_serial(hass: HomeAssistant, entry: ConfigEntry, serial: str) -> bool:
+    """A device keyed on its entry id (a BMV/SmartShunt, unique_id product id @ port) answered its serial
+    over HEX: make the serial its unique_id, device identifier and device key, once. Entity unique ids
+    "<old key>_<x>" become "<serial>_<x>" in the registry, so entity ids, names and history are kept.
+    Returns whether it re-keyed (the entry is then to be reloaded, for its entities to take the new ids).
+
+    A serial another entry holds already (the same device configured twice, on two ports) is left alone, and
+    logged once.
+    """
+    if device_key(entry) != entry.entry_id or not is_serial(serial):
+        return False  # keyed on a serial already (SER#, or re-keyed before)
+    holder = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, serial)
+    if holder is not None and holder.entry_id != entry.entry_id:
+        if (entry.entry_id, serial) not in _HELD_SERIALS:
+            _HELD_SERIALS.add((entry.entry_id, serial))
+            LOGGER.warning(
+                "%s answers serial number %s, which %r holds already: the same device twice? Kept as it is",
+                entry.title,
+                serial,
+                holder.title,
+            )
+        return False
+    old_key = device_key(entry)
+    entities = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        if entity.unique_id.startswith(f"{old_key}_"):
+            new_unique_id = f"{serial}_{entity.unique_id.removeprefix(f'{old_key}_')}"
+            entities.async_update_entity(entity.entity_id, new_unique_id=new_unique_id)
+    devices = dr.async_get(hass)
+    for device in dr.async_entries_for_config_entry(devices, entry.entry_id):
+        if (DOMAIN, old_key) in device.identifiers:
+            devices.async_update_device(device.id, new_identifiers={(DOMAIN, serial)}, serial_number=serial)
+    hass.config_entries.async_update_entry(
+        entry, unique_id=serial, data={**entry.data, CONF_DEVICE_KEY: serial}
+    )
+    LOGGER.info("%s: unique id and device key are now its serial number %s", entry.title, serial)
+    return True
 
 
 def device_info(entry: ConfigEntry, frame: DeviceFrame | None) -> DeviceInfo:
@@ -83,20 +149,24 @@ def device_info(entry: ConfigEntry, frame: DeviceFrame | None) -> DeviceInfo:
         manufacturer=MANUFACTURER,
         model=None if frame is None else frame.product_name,
         model_id=None if product_id is None else f"0x{product_id:04X}",
-        serial_number=None if frame is None else frame.serial_number,
+        # A BMV/SmartShunt sends no SER#: its unique_id is the serial it answered over HEX.
+        serial_number=None
+        if frame is None
+        else frame.serial_number or (entry.unique_id if is_serial(entry.unique_id) else None),
         sw_version=None if frame is None else frame.firmware,
     )
 
 
 async def async_probe_identity(port: str) -> DeviceIdentity:
-    """Open the port and wait (up to PROBE_TIMEOUT s) for valid blocks."""
+    """Open the port and wait (up to PROBE_TIMEOUT s) for valid blocks; a device sending no SER# is asked
+    its serial over HEX (a few seconds more if it does not answer)."""
     try:
-        frame = await probe(port, PROBE_TIMEOUT)
+        found = await probe_device(port, PROBE_TIMEOUT)
     except PortOpenError as err:
         raise ProbeError("cannot_open") from err
     except NoDataError as err:
         raise ProbeError("no_data") from err
-    return DeviceIdentity.from_frame(frame)
+    return DeviceIdentity.from_probe(found)
 
 
 async def async_probe_moved_device(hass: HomeAssistant, entry: ConfigEntry, port: str) -> tuple[str, str]:

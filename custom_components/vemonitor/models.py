@@ -1,9 +1,11 @@
 """Runtime types of the two kinds of config entries, and the accessors that tell the kinds apart.
 
-This module sits below the coordinator and the Redis modules and imports none of them: what other modules
-need of a device's Redis outputs is the small protocol below, so the import graph has no circle.
+This module sits below the coordinator, settings and Redis modules and imports none of them: what other
+modules need of a device's Redis outputs and of its HEX settings are the small protocols below, so the import
+graph has no circle.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
@@ -18,6 +20,7 @@ from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_REDIS_SERVER, LOGGER
 from .redis_worker import AUTH_ERRORS, CONNECTION_ERRORS, RedisConnector, RedisWorkerError
 from .redis_worker.errors import classify
 from .vedirect import DeviceFrame, VeDirectClient
+from .vedirect.registers import Family, HexValue, Register
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,48 @@ class DeviceRedisOutputs(Protocol):
         """Every output's settings and state."""
 
 
+class DeviceSettings(Protocol):
+    """What the platforms, actions and diagnostics use of a device's HEX registers
+    (settings.SettingsCoordinator)."""
+
+    @property
+    def family(self) -> Family | None:
+        """The device's register table (None: none, no HEX entity)."""
+
+    @property
+    def allow_control(self) -> bool:
+        """Whether the entry's options allow writes."""
+
+    @property
+    def hex_support(self) -> bool | None:
+        """None unknown yet, False the device does not answer HEX, True it did."""
+
+    @property
+    def values(self) -> Mapping[int, HexValue]:
+        """Register id -> decoded value of every register the device answered."""
+
+    def register(self, register_id: int) -> Register | None:
+        """The register of the device's family, unless the device lacks it."""
+
+    def bounds(self, register: Register) -> tuple[float | None, float | None]:
+        """The range a write of ``register`` must be in on this device."""
+
+    def async_add_listener(self, update_callback: CALLBACK_TYPE, context: Any = None) -> Callable[[], None]:
+        """Call ``update_callback()`` when registers change; returns the unsubscribe function."""
+
+    async def async_first_read(self) -> None:
+        """Wait until the first read is over."""
+
+    async def async_read(self, register: Register) -> HexValue:
+        """Read one register now."""
+
+    async def async_write(self, register: Register, value: HexValue) -> HexValue:
+        """Write one register (checked first), return the value read back."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the device answered over HEX."""
+
+
 @dataclass(frozen=True, slots=True)
 class VeDirectRuntime:
     """entry.runtime_data of a VE.Direct device."""
@@ -49,6 +94,7 @@ class VeDirectRuntime:
     coordinator: DataUpdateCoordinator[VeDirectSample]
     client: VeDirectClient
     redis_outputs: DeviceRedisOutputs
+    settings: DeviceSettings
 
 
 def signal_redis_server_ready(entry_id: str) -> str:

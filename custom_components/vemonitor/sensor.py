@@ -12,23 +12,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import (
-    PERCENTAGE,
-    EntityCategory,
-    Platform,
-    UnitOfApparentPower,
-    UnitOfElectricCurrent,
-    UnitOfElectricPotential,
-    UnitOfEnergy,
-    UnitOfPower,
-    UnitOfTemperature,
-    UnitOfTime,
-)
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from .entity import VeDirectFieldEntity, VeDirectLinkEntity, async_add_field_entities
+from .entity import HA_UNITS, VeDirectFieldEntity, VeDirectLinkEntity, async_add_field_entities
+from .hex_entities import HEX_SENSORS, HexEntity, HexSensorDescription, async_add_hex_entities
 from .models import VeDirectConfigEntry, VeDirectRuntime
 from .vedirect import FIELD_SPECS
 from .vedirect.codes import (
@@ -46,7 +36,6 @@ from .vedirect.fields import Value
 
 PARALLEL_UPDATES = 0
 
-AMPERE_HOUR = "Ah"
 NO_FLAGS = "none"
 SEVERAL_FLAGS = "multiple"
 
@@ -105,21 +94,6 @@ class VeDirectSensorDescription(SensorEntityDescription):
     attributes_fn: Callable[[Value], dict[str, Any]] | None = None
 
 
-# The registry's units (vedirect.FIELD_SPECS) as Home Assistant's unit constants.
-_UNITS: Mapping[str, str] = {
-    "V": UnitOfElectricPotential.VOLT,
-    "A": UnitOfElectricCurrent.AMPERE,
-    "W": UnitOfPower.WATT,
-    "VA": UnitOfApparentPower.VOLT_AMPERE,
-    "kWh": UnitOfEnergy.KILO_WATT_HOUR,
-    "°C": UnitOfTemperature.CELSIUS,
-    "%": PERCENTAGE,
-    "Ah": AMPERE_HOUR,
-    "min": UnitOfTime.MINUTES,
-    "s": UnitOfTime.SECONDS,
-}
-
-
 def _measure(
     label: str,
     key: str,
@@ -134,7 +108,7 @@ def _measure(
         key=label,
         translation_key=key,
         device_class=device_class,
-        native_unit_of_measurement=None if unit is None else _UNITS[unit],
+        native_unit_of_measurement=None if unit is None else HA_UNITS[unit],
         state_class=state_class,
         suggested_display_precision=precision,
     )
@@ -349,17 +323,36 @@ class VeDirectLinkSensor(VeDirectLinkEntity, SensorEntity):
         return self.native_value
 
 
+class HexSensor(HexEntity, SensorEntity):
+    """A setting or a history value read over HEX."""
+
+    entity_description: HexSensorDescription
+
+    @property
+    @override
+    def native_value(self) -> StateType:
+        """The register's value (a history record: one of its fields)."""
+        return self.entity_description.value_fn(self.register_value)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: VeDirectConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Link diagnostics, field sensors as fields appear, and the sensors of the device's Redis outputs."""
+    """Link diagnostics, field sensors as fields appear, HEX sensors once their registers answered, and the
+    sensors of the device's Redis outputs."""
     async_add_entities([VeDirectLinkSensor(entry, description) for description in LINK_SENSOR_DESCRIPTIONS])
     async_add_field_entities(
         entry,
         Platform.SENSOR,
         lambda label: VeDirectSensor(entry, SENSOR_DESCRIPTIONS.get(label) or _other_field(label)),
+        async_add_entities,
+    )
+    async_add_hex_entities(
+        entry,
+        HEX_SENSORS,
+        lambda description: HexSensor(entry, description, description.register),
         async_add_entities,
     )
     entry.runtime_data.redis_outputs.async_add_sensors(async_add_entities)

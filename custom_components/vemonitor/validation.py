@@ -215,6 +215,15 @@ def check_entity_interval(time_interval: int, entity_interval: int | None) -> in
     return entity_interval
 
 
+def valid_flag(value: object) -> bool:
+    """A check box: absent is off; anything but a bool is refused (the REST API can send any JSON)."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidInput("invalid_flag")
+    return value
+
+
 def valid_cache_interval(value: object) -> int:
     """Time intervals per Redis send."""
     return whole_number(value, CACHE_INTERVAL_MIN, CACHE_INTERVAL_MAX)

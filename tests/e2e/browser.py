@@ -39,6 +39,11 @@ NODES = {"battery": ["V", "I", "P", "SOC"], "history": ["H1", "H2", "H17", "H18"
 REF_COLS = [("bat_voltage", "V")]
 RETENTION_DAYS = 30
 
+# The MPPT of the HEX step: its load output register, as the simulator's HEX state file names it.
+MPPT = "mppt"
+LOAD_OUTPUT_CONTROL = "0xEDAB"
+HEX_TIMEOUT = 90.0  # the settings are read in the background after the entry is set up
+
 
 @dataclass
 class Stack:
@@ -51,11 +56,13 @@ class Stack:
     redis_port: int
     ports: dict[str, str]
     access_token: str
+    hex_states: dict[str, str] = field(default_factory=dict)  # simulator -> its HEX registers (JSON file)
 
     @classmethod
     def load(cls, path: Path) -> Stack:
         data = json.loads(path.read_text())
         return cls(
+            hex_states=data.get("hex_states", {}),
             ha_url=data["ha_url"],
             username=data["username"],
             password=data["password"],
@@ -108,6 +115,39 @@ class HaApi:
         response = await self.request.get(path)
         assert response.ok, f"GET {path}: {response.status}"
         return await response.json()
+
+    async def post(self, path: str, payload: dict[str, Any]) -> Any:
+        response = await self.request.post(path, data=payload)
+        assert response.ok, f"POST {path}: {response.status} {await response.text()}"
+        return await response.json()
+
+    async def add_vedirect_device(self, name: str, port: str) -> str:
+        """A VE.Direct device through its config flow (as the UI does it); its entry id."""
+        flow = await self.post("/api/config/config_entries/flow", {"handler": DOMAIN})
+        form = await self.post(
+            f"/api/config/config_entries/flow/{flow['flow_id']}", {"next_step_id": "vedirect"}
+        )
+        values = {"name": name, "port": port, "time_interval": 1}
+        result = await self.post(f"/api/config/config_entries/flow/{form['flow_id']}", values)
+        assert result.get("type") == "create_entry", result
+        return next(entry["entry_id"] for entry in await self.entries() if entry["title"] == name)
+
+    async def set_options(self, entry_id: str, changes: dict[str, Any]) -> None:
+        """The device options flow, its other fields as the form shows them."""
+        form = await self.post("/api/config/config_entries/options/flow", {"handler": entry_id})
+        values: dict[str, Any] = {}
+        for item in form.get("data_schema", []):
+            shown = (item.get("description") or {}).get("suggested_value", item.get("default"))
+            if shown is not None:
+                values[item["name"]] = shown
+        result = await self.post(
+            f"/api/config/config_entries/options/flow/{form['flow_id']}", values | changes
+        )
+        assert result.get("type") == "create_entry", result
+
+    async def state(self, entity_id: str) -> str | None:
+        response = await self.request.get(f"/api/states/{entity_id}")
+        return (await response.json())["state"] if response.ok else None
 
     async def entries(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = await self.get(f"/api/config/config_entries/entry?domain={DOMAIN}")
@@ -347,6 +387,48 @@ async def scenario(
         await page.get_by_role("button", name="Select a statistic").first.click()
         for name in ("Charged energy", "Discharged energy"):
             await expect(page.get_by_role("option").filter(has_text=name).first).to_be_visible()
+
+    async with report.step("MPPT: load output switched off from its device page, over HEX", page):
+        await check_load_output_switch(ui, api, stack)
+
+
+async def check_load_output_switch(ui: Ui, api: HaApi, stack: Stack) -> None:
+    """With "Allow changing device settings" on, the MPPT's Load output switch writes register 0xEDAB of the
+    simulated device (seen in the simulator's own HEX state file, not through Home Assistant)."""
+    page = ui.page
+    assert hex_register(stack, MPPT, LOAD_OUTPUT_CONTROL) == "on"
+    entry_id = await api.add_vedirect_device(MPPT, stack.ports[MPPT])
+    await api.set_options(entry_id, {"allow_control": True})
+    switch = f"switch.{MPPT}_load_output"
+
+    async def switch_is(state: str) -> bool | None:
+        return True if await api.state(switch) == state else None
+
+    await eventually(lambda: switch_is("on"), HEX_TIMEOUT, f"no {switch} showing on")
+    await ui.goto("/config/devices/dashboard")
+    await page.get_by_text(MPPT, exact=True).first.click()
+    toggle = page.get_by_role("switch", name=re.compile(r"Load output$"))
+    await expect(toggle).to_be_checked()
+    await toggle.scroll_into_view_if_needed()
+    await toggle.set_checked(False, force=True)  # the switch's track intercepts the pointer
+
+    async def register_off() -> bool | None:
+        return True if hex_register(stack, MPPT, LOAD_OUTPUT_CONTROL) == "off" else None
+
+    await eventually(register_off, 30, f"register {LOAD_OUTPUT_CONTROL} of the simulated MPPT stayed on")
+    await eventually(lambda: switch_is("off"), 30, f"{switch} did not show the device's read-back (off)")
+    await expect(toggle).not_to_be_checked()
+    print(f"[e2e]    {switch}: off; simulator register {LOAD_OUTPUT_CONTROL} = off", flush=True)
+
+
+def hex_register(stack: Stack, device: str, register: str) -> Any:
+    """A register's value in a simulator's HEX state file (simulate --hex-state), None before it exists."""
+    path = stack.hex_states.get(device)
+    if path is None:
+        raise AssertionError(f"the stack keeps no HEX state file for {device}")
+    with contextlib.suppress(FileNotFoundError):
+        return json.loads(Path(path).read_text())["registers"][register]["value"]
+    return None
 
 
 async def enter_port(ui: Ui, port: str) -> None:

@@ -10,6 +10,7 @@ is away" is tried by hand, and what the soak does to the stack (it calls the sam
   pause|resume NAME            SIGSTOP / SIGCONT (a simulator falls silent; Redis hangs its clients)
   garbage SIMULATOR            32 random bytes of line noise into the device's stream
   replug SIMULATOR             the cable out and, a few seconds later, back in (a new pty, same link)
+  registers SIMULATOR          the device's HEX registers as JSON (what a write from Home Assistant changed)
 """
 
 import argparse
@@ -47,13 +48,24 @@ async def run_command(stack: Stack, words: Sequence[str]) -> list[str]:
         await actions[action]()
     elif action in _SIGNALS:
         child.signal(_SIGNALS[action])
-    elif action in _SIMULATOR_SIGNALS:
+    elif action in _SIMULATOR_SIGNALS or action == "registers":
         if child is stack.hass_child or child is stack.redis_child:
             raise ValueError(f"{action} applies to a simulator, not to {key}")
+        if action == "registers":
+            return _registers(stack, key)
         child.signal(_SIMULATOR_SIGNALS[action])
     else:
         raise ValueError(f"unknown action {action!r}")
     return [f"{child.key:<12} {child.status}"]
+
+
+def _registers(stack: Stack, key: str) -> list[str]:
+    """The simulator's HEX state file (``simulate --hex-state``), as it wrote it last."""
+    path = stack.hex_state_path(key)
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ValueError(f"{key} keeps no HEX registers (a text-only device, or not started yet)") from None
 
 
 async def _restart(stack: Stack, key: str) -> None:

@@ -258,6 +258,7 @@ class StackInfo:
     embedded_redis: bool
     redis_dir: str = ""
     ports: dict[str, str] = field(default_factory=dict)
+    hex_states: dict[str, str] = field(default_factory=dict)  # simulator -> its HEX registers (JSON file)
     access_token: str = ""
     devices: Sequence[SimulatedDevice] = DEVICES
     control: str = ""  # the control socket of `scripts/develop ctl`
@@ -272,6 +273,7 @@ class StackInfo:
                 "redis": {"host": self.redis.host, "port": self.redis.port, "db": self.redis.db},
                 "embedded_redis": self.embedded_redis,
                 "ports": self.ports,
+                "hex_states": self.hex_states,
                 "devices": {
                     device.name: {
                         "description": device.description,
@@ -380,16 +382,24 @@ class Stack:
 
     # Simulators.
 
+    def hex_state_path(self, name: str) -> Path:
+        """The JSON file of a simulator's HEX registers, rewritten by it on every change."""
+        return self.workdir / "hex" / f"{name}.json"
+
     async def start_simulators(self) -> dict[str, str]:
         links = self.workdir / "dev"
         links.mkdir(parents=True, exist_ok=True)
+        self.hex_state_path("").parent.mkdir(parents=True, exist_ok=True)
         children = []
         for device in self.devices:
+            # Every device that answers HEX keeps its registers in a file: `ctl registers NAME`, the e2e.
+            answers_hex = "--no-hex" not in device.simulate_args
+            hex_state = ["--hex-state", str(self.hex_state_path(device.name))] if answers_hex else []
             child = Child(
                 f"simulator {device.name}",
                 [
                     sys.executable, "-m", "vedirect_tools", "simulate",
-                    *device.simulate_args, "--link", str(links / f"ttyVE-{device.name}"),
+                    *device.simulate_args, "--link", str(links / f"ttyVE-{device.name}"), *hex_state,
                 ],
                 self.logs / f"simulator-{device.name}.log",
                 key=device.name,
@@ -533,6 +543,7 @@ def print_banner(info: StackInfo, out: TextIO) -> None:
         f"  watch Redis      {info.redis.cli_hint()}",
         "  faults           scripts/develop ctl status | stop|start|restart|kill|pause|resume NAME"
         " | garbage|replug SIMULATOR",
+        "  HEX registers    scripts/develop ctl registers SIMULATOR   (what the device holds, as JSON)",
         f"                   (NAME: {', '.join(['redis', 'hass', *info.ports])})",
         "  stop             Ctrl-C",
         "",
@@ -568,6 +579,11 @@ async def run_stack(stack: Stack, started: float) -> int:
             embedded_redis=args.redis is None,
             redis_dir=str(stack.workdir / "redis"),
             ports=ports,
+            hex_states={
+                name: str(stack.hex_state_path(name))
+                for name in ports
+                if stack.hex_state_path(name).is_file()
+            },
             access_token=client.token,
             devices=stack.devices,
             control=str(stack.control_path),

@@ -40,7 +40,7 @@ def test_encode_reference_examples() -> None:
     [
         (b":7F0ED009600DB\n", Response.GET, 0xEDF0, 0, 15.0),
         (b":8F0ED0064000C\n", Response.SET, 0xEDF0, 0, 10.0),
-        (b":A0102000543\n", Response.ASYNC, 0x0201, 0, 5),
+        (b":A0102000543\n", Response.ASYNC, 0x0201, 0, "float"),
         (b":7001000C80076\n", Response.GET, 0x1000, 0, 200),
         (b":8001004010038\n", Response.SET, 0x1000, ResponseFlags.PARAMETER_ERROR, 1),
         (b":72EED0028000B\n", Response.GET, 0xED2E, 0, 0.40),
@@ -105,7 +105,7 @@ def test_history_records_from_real_frames() -> None:
     assert all(frame.command == Command.ASYNC and frame.flags == 0 for frame in frames)
     today = frames[0]
     assert today.register == 0x1050
-    assert register_name(0x1050) == "history_day_0"
+    assert register_name(0x1050) == "history_today"
     assert today.value == {
         "yield_kwh": 0.16,
         "consumed_kwh": 0.0,

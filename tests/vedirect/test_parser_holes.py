@@ -204,7 +204,7 @@ def test_parse_frame_takes_hex_digits_only(raw: bytes) -> None:
 
 def test_parse_frame_still_takes_real_frames() -> None:
     assert parse_frame(b":154\n").valid
-    assert parse_frame(b":A0102000543\n").value == 5
+    assert parse_frame(b":A0102000543\n").value == "float"  # device state 5
     assert parse_frame(b":a0102000543\n").valid  # lower-case digits, as the parser takes them
 
 

@@ -1,6 +1,6 @@
 """VE.Direct protocol: framing, HEX codec, field registry and device model (no Home Assistant import)."""
 
-from .client import LinkState, NoDataError, PortOpenError, VeDirectClient, VeDirectError, probe
+from .client import LinkState, Probe, VeDirectClient, probe, probe_device
 from .codes import (
     AlarmReason,
     BleCapabilities,
@@ -14,6 +14,19 @@ from .codes import (
     VeFlags,
 )
 from .device import DeviceFrame
+from .errors import (
+    HexError,
+    HexNotConnectedError,
+    HexNotWritableError,
+    HexParameterError,
+    HexTimeoutError,
+    HexUnknownCommandError,
+    HexUnknownRegisterError,
+    HexUnsupportedError,
+    NoDataError,
+    PortOpenError,
+    VeDirectError,
+)
 from .fields import (
     FIELD_SPECS,
     FieldKind,
@@ -37,6 +50,16 @@ from .framing import (
 )
 from .hexproto import Command, HexFrame, Response, ResponseFlags, encode_frame, parse_frame
 from .products import PRODUCTS, product_name
+from .registers import (
+    REGISTER_TABLES,
+    Family,
+    HexValue,
+    RecordField,
+    Register,
+    RegisterType,
+    family_of,
+    find_register,
+)
 
 __all__ = [
     "FIELD_SPECS",
@@ -45,6 +68,7 @@ __all__ = [
     "MAX_LABEL_LEN",
     "MAX_VALUE_LEN",
     "PRODUCTS",
+    "REGISTER_TABLES",
     "AlarmReason",
     "BleCapabilities",
     "ChargeState",
@@ -52,17 +76,31 @@ __all__ = [
     "DeviceFrame",
     "DeviceMode",
     "ErrorCode",
+    "Family",
     "FieldKind",
     "FieldSpec",
     "FrameEvent",
     "FrameParser",
+    "HexError",
     "HexFrame",
+    "HexNotConnectedError",
+    "HexNotWritableError",
+    "HexParameterError",
+    "HexTimeoutError",
+    "HexUnknownCommandError",
+    "HexUnknownRegisterError",
+    "HexUnsupportedError",
+    "HexValue",
     "LinkState",
     "MonitorMode",
     "NoDataError",
     "OffReason",
     "ParserStats",
     "PortOpenError",
+    "Probe",
+    "RecordField",
+    "Register",
+    "RegisterType",
     "Response",
     "ResponseFlags",
     "Scalar",
@@ -76,9 +114,12 @@ __all__ = [
     "decode_field",
     "decode_value",
     "encode_frame",
+    "family_of",
     "field_spec",
+    "find_register",
     "parse_frame",
     "probe",
+    "probe_device",
     "product_name",
     "scalar_value",
 ]

@@ -20,21 +20,29 @@ restarts once a connection has delivered a valid block.
 Each connection gets a fresh ``FrameParser`` (a block torn by a reconnect must never be glued to the next
 one); ``stats`` adds up the counters of all of them. The merged ``frame`` survives reconnects (same port, same
 device), so that a BMV's history fields do not vanish until its next history block.
+
+HEX: ``ping()``, ``product_id()``, ``get()`` and ``set()`` go through a ``HexChannel`` (see ``hexchannel``) on
+the open connection; the parser's HEX frames are routed to it. Nothing is ever written to the port but these
+requests; while the port is closed or reopening they fail at once with ``HexNotConnectedError``.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 import dataclasses
 from enum import StrEnum
 import logging
 import random
-from typing import Final
+from typing import Final, overload
 
 import serialx
 
 from .device import DeviceFrame
+from .errors import HexError, NoDataError, PortOpenError, VeDirectError
 from .framing import FrameParser, ParserStats, TextBlock
+from .hexchannel import REQUEST_TIMEOUT, HexChannel, RegisterCallback
+from .hexproto import HexFrame
+from .registers import SERIAL_NUMBER, HexValue, Register, find_register
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -48,6 +56,18 @@ type FrameCallback = Callable[[DeviceFrame], None]
 type LinkStateCallback = Callable[[LinkState], None]
 type _Port = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
+__all__ = [
+    "BAUDRATE",
+    "LinkState",
+    "NoDataError",
+    "PortOpenError",
+    "Probe",
+    "VeDirectClient",
+    "VeDirectError",
+    "probe",
+    "probe_device",
+]
+
 
 class LinkState(StrEnum):
     """State of the link to the device, as the consumer sees it."""
@@ -55,18 +75,6 @@ class LinkState(StrEnum):
     CONNECTED = "connected"
     STALLED = "stalled"
     DISCONNECTED = "disconnected"
-
-
-class VeDirectError(Exception):
-    """Base of the client's errors."""
-
-
-class PortOpenError(VeDirectError):
-    """The port cannot be opened (missing, busy, refused, unknown URL scheme) or failed while in use."""
-
-
-class NoDataError(VeDirectError):
-    """The port opened but no valid VE.Direct block arrived within the timeout."""
 
 
 async def open_port(url: str, *, open_timeout: float, baudrate: int = BAUDRATE) -> _Port:
@@ -106,6 +114,8 @@ class VeDirectClient:
         backoff_max: float = 60.0,
         jitter: float = 0.2,
         baudrate: int = BAUDRATE,
+        on_register: RegisterCallback | None = None,
+        hex_timeout: float = REQUEST_TIMEOUT,
     ) -> None:
         if stall_timeout <= 0 or open_timeout <= 0 or backoff_initial < 0 or backoff_max < backoff_initial:
             raise ValueError("timeouts must be > 0 and 0 <= backoff_initial <= backoff_max")
@@ -132,6 +142,7 @@ class VeDirectClient:
         self._stopping = False
         self._port_open = False
         self._rng = random.Random()
+        self._hex = HexChannel(url, on_register, timeout=hex_timeout)
 
     @property
     def link_state(self) -> LinkState | None:
@@ -147,6 +158,47 @@ class VeDirectClient:
     def last_raw(self) -> bytes | None:
         """Bytes of the last valid block, checksum included."""
         return self.last_block.raw if self.last_block else None
+
+    @property
+    def on_register(self) -> RegisterCallback | None:
+        """Called with (register id, payload) for async ``:A`` frames and unrequested replies."""
+        return self._hex.on_register
+
+    @on_register.setter
+    def on_register(self, callback: RegisterCallback | None) -> None:
+        self._hex.on_register = callback
+
+    @property
+    def hex_support(self) -> bool | None:
+        """None until known; True once the device answered HEX; False once found not to (text only)."""
+        return self._hex.hex_support
+
+    @property
+    def registers(self) -> Mapping[int, bytes]:
+        """Last payload per register, from replies and async frames (kept across reconnects)."""
+        return self._hex.registers
+
+    async def ping(self) -> str:
+        """The device's firmware version (HEX ping), e.g. "1.61"; HexError subclasses on failure."""
+        return await self._hex.ping()
+
+    async def product_id(self) -> int:
+        """The device's product id over HEX (command 4)."""
+        return await self._hex.product_id()
+
+    @overload
+    async def get(self, register: Register) -> HexValue: ...
+    @overload
+    async def get(self, register: int) -> bytes: ...
+    async def get(self, register: Register | int) -> HexValue | bytes:
+        """A register's value: decoded for a ``Register``, the payload bytes for an id."""
+        return await self._hex.get(register)
+
+    async def set(
+        self, register: Register, value: HexValue, *, battery_voltage: float | None = None
+    ) -> HexValue:
+        """Write ``value`` and return the device's read-back; ValueError before writing if out of range."""
+        return await self._hex.set(register, value, battery_voltage=battery_voltage)
 
     @property
     def stats(self) -> ParserStats:
@@ -209,6 +261,7 @@ class VeDirectClient:
         loop = asyncio.get_running_loop()
         parser = self._parser = FrameParser()
         self._port_open = True
+        self._hex.attach(writer)
         self.connections += 1
         _LOGGER.debug("Opened %s", self.url)
         last_valid = opened = loop.time()
@@ -233,7 +286,9 @@ class VeDirectClient:
                     _LOGGER.debug("EOF on %s", self.url)
                     return True, delivered
                 for event in parser.feed(data):
-                    if isinstance(event, TextBlock) and event.valid:
+                    if isinstance(event, HexFrame):
+                        self._hex.feed(event)
+                    elif event.valid:
                         last_valid = loop.time()
                         delivered = True
                         self._on_block(event)
@@ -241,6 +296,7 @@ class VeDirectClient:
             _LOGGER.debug("Lost %s: %s", self.url, str(err) or type(err).__name__)
             return True, delivered
         finally:
+            self._hex.detach()
             self._past_stats = _sum_stats(self._past_stats, parser.stats)
             self._parser = None
             await close_port(writer)
@@ -273,33 +329,57 @@ def _identified(with_pid: int, without_pid: int) -> bool:
     return (with_pid >= 1 and (without_pid >= 1 or with_pid >= 2)) or with_pid + without_pid >= 3
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Probe:
+    """What a probe found: the merged frame and, for a device without SER# (BMV), its serial over HEX."""
+
+    frame: DeviceFrame
+    hex_serial: str | None = None
+
+
 async def probe(url: str, timeout: float = 10.0, *, baudrate: int = BAUDRATE) -> DeviceFrame:  # noqa: ASYNC109
     """Open ``url`` and return the merged frame of the first full emission cycle (for config flows).
 
     Raises PortOpenError when the port cannot be opened or fails, NoDataError when no valid block arrives
     within ``timeout`` (which includes the open). A lone block is returned if its companion does not come.
+    Never writes to the port.
     """
+    return (await _probe(url, timeout, baudrate, read_serial=False)).frame
+
+
+async def probe_device(url: str, timeout: float = 10.0, *, baudrate: int = BAUDRATE) -> Probe:  # noqa: ASYNC109
+    """As probe(); then, for a frame without SER#, the serial number read over HEX (register 0x010A).
+
+    The HEX read takes up to its own 3 x 1 s beyond ``timeout``; a device that does not answer it gives
+    ``hex_serial`` None (the probe still succeeds).
+    """
+    return await _probe(url, timeout, baudrate, read_serial=True)
+
+
+async def _probe(url: str, timeout: float, baudrate: int, *, read_serial: bool) -> Probe:  # noqa: ASYNC109
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     reader, writer = await open_port(url, open_timeout=timeout, baudrate=baudrate)
     frame = DeviceFrame()
     parser = FrameParser()
     with_pid = without_pid = 0
+    hex_serial: str | None = None
     try:
-        async with asyncio.timeout_at(deadline):
-            while not _identified(with_pid, without_pid):
-                data = await reader.read(_READ_SIZE)
-                if not data:
-                    break
-                for event in parser.feed(data):
-                    if isinstance(event, TextBlock) and event.valid:
-                        frame.update(event)
-                        if "PID" in event.fields:
-                            with_pid += 1
-                        else:
-                            without_pid += 1
-    except TimeoutError:
-        pass
+        with suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while not _identified(with_pid, without_pid):
+                    data = await reader.read(_READ_SIZE)
+                    if not data:
+                        break
+                    for event in parser.feed(data):
+                        if isinstance(event, TextBlock) and event.valid:
+                            frame.update(event)
+                            if "PID" in event.fields:
+                                with_pid += 1
+                            else:
+                                without_pid += 1
+        if read_serial and with_pid + without_pid and not frame.serial_number:
+            hex_serial = await _read_serial(url, reader, writer, parser)
     except _PORT_ERRORS as err:
         if not with_pid + without_pid:
             raise PortOpenError(f"{url} failed: {str(err) or type(err).__name__}") from err
@@ -307,4 +387,35 @@ async def probe(url: str, timeout: float = 10.0, *, baudrate: int = BAUDRATE) ->
         await close_port(writer)
     if not with_pid + without_pid:
         raise NoDataError(f"no valid VE.Direct data from {url} within {timeout:g} s")
-    return frame
+    return Probe(frame, hex_serial)
+
+
+async def _read_serial(
+    url: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, parser: FrameParser
+) -> str | None:
+    """GET 0x010A on the probe's open port while a task feeds its replies; None when it fails."""
+    channel = HexChannel(url)
+    channel.attach(writer)
+
+    async def feed() -> None:
+        try:
+            while data := await reader.read(_READ_SIZE):
+                for event in parser.feed(data):
+                    if isinstance(event, HexFrame):
+                        channel.feed(event)
+        finally:
+            channel.detach()
+
+    feeder = asyncio.create_task(feed())
+    register = find_register(None, SERIAL_NUMBER)
+    assert register is not None
+    try:
+        value = await channel.get(register)
+    except HexError as err:
+        _LOGGER.debug("No serial number over HEX from %s: %s", url, err)
+        return None
+    finally:
+        feeder.cancel()
+        with suppress(asyncio.CancelledError, *_PORT_ERRORS):
+            await feeder
+    return value if isinstance(value, str) and value else None

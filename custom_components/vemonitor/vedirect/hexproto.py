@@ -4,14 +4,24 @@ A frame is ``:`` + one command nibble + data bytes as upper-case hex pairs + a c
 ``(command + sum(data) + check) % 256 == 0x55``. Multi-byte numbers are little endian.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
+from functools import partial
 import struct
+from types import MappingProxyType
 from typing import Final
 
-type RecordValue = int | float | list[int] | None
-type HexValue = int | float | str | dict[str, RecordValue] | None
+from . import registers
+from .registers import (
+    DAY_RECORD,
+    TOTAL_RECORD,
+    HexValue,
+    Register,
+    decode_record,
+    find_register,
+    known_register_ids,
+)
 
 HEX_CHECK_TARGET: Final = 0x55
 _HEX_DIGIT_BYTES: Final = b"0123456789ABCDEFabcdef"
@@ -52,14 +62,14 @@ class ResponseFlags(IntFlag):
 
 _REGISTER_COMMANDS: Final = frozenset({Command.GET, Command.SET, Command.ASYNC})
 
-# Registers.
-REG_PRODUCT_ID: Final = 0x0100
-REG_DEVICE_MODE: Final = 0x0200
-REG_DEVICE_STATE: Final = 0x0201
-REG_HISTORY_TOTAL: Final = 0x104F
-REG_HISTORY_TODAY: Final = 0x1050
-REG_HISTORY_LAST_DAY: Final = 0x106E
-REG_BATTERY_MAX_CURRENT: Final = 0xEDF0
+# Registers (older names of the ``registers`` constants).
+REG_PRODUCT_ID: Final = registers.PRODUCT_ID
+REG_DEVICE_MODE: Final = registers.DEVICE_MODE
+REG_DEVICE_STATE: Final = registers.DEVICE_STATE
+REG_HISTORY_TOTAL: Final = registers.HISTORY_TOTAL
+REG_HISTORY_TODAY: Final = registers.HISTORY_TODAY
+REG_HISTORY_LAST_DAY: Final = registers.HISTORY_LAST_DAY
+REG_BATTERY_MAX_CURRENT: Final = registers.BATTERY_MAX_CURRENT
 
 
 def hex_check(command: int, data: bytes) -> int:
@@ -175,137 +185,36 @@ def ping_version(payload: bytes) -> str | None:
     return text + {0: "-bootloader", 1: "", 2: "-tester", 3: "-rc"}[kind]
 
 
-@dataclass(frozen=True, slots=True)
-class RecordField:
-    """One field of a history record: name, struct code, byte offset and scale (divisor)."""
+decode_day_record: Final = partial(decode_record, DAY_RECORD)
+decode_total_record: Final = partial(decode_record, TOTAL_RECORD)
 
-    name: str
-    code: str
-    offset: int
-    divisor: int = 1
-
-
-def _record(fields: tuple[RecordField, ...]) -> Callable[[bytes], dict[str, RecordValue]]:
-    def decode(payload: bytes) -> dict[str, RecordValue]:
-        values: dict[str, RecordValue] = {}
-        for spec in fields:
-            size = struct.calcsize("<" + spec.code)
-            if len(payload) < spec.offset + size:
-                values[spec.name] = None
-                continue
-            unpacked = struct.unpack_from("<" + spec.code, payload, spec.offset)
-            if len(unpacked) > 1:
-                values[spec.name] = list(unpacked)
-            elif spec.divisor == 1:
-                values[spec.name] = int(unpacked[0])
-            else:
-                values[spec.name] = unpacked[0] / spec.divisor
-        return values
-
-    return decode
-
-
-# Daily history record (0x1050 today .. 0x106E 30 days back), 34 bytes, checked on the real BlueSolar frames.
-DAY_RECORD: Final = (
-    RecordField("yield_kwh", "I", 1, 100),
-    RecordField("consumed_kwh", "I", 5, 100),
-    RecordField("battery_voltage_max_v", "H", 9, 100),
-    RecordField("battery_voltage_min_v", "H", 11, 100),
-    RecordField("error_database", "B", 13),
-    RecordField("errors", "4B", 14),
-    RecordField("time_bulk_min", "H", 18),
-    RecordField("time_absorption_min", "H", 20),
-    RecordField("time_float_min", "H", 22),
-    RecordField("power_max_w", "I", 24),
-    RecordField("battery_current_max_a", "H", 28, 10),
-    RecordField("panel_voltage_max_v", "H", 30, 100),
-    RecordField("day_sequence", "H", 32),
+# The register names of ``registers``, by id, for any family (kept for the decoders and the CLI).
+REGISTERS: Final[Mapping[int, Register]] = MappingProxyType(
+    {
+        register_id: register
+        for register_id in known_register_ids()
+        if (register := find_register(None, register_id))
+    }
 )
-
-# Total history record (0x104F), 34 bytes; the layout is inferred from real frames whose values match the
-# text fields sent alongside (H19 yield, battery voltage extremes shared with the day records).
-TOTAL_RECORD: Final = (
-    RecordField("error_database", "B", 1),
-    RecordField("errors", "4B", 2),
-    RecordField("yield_user_kwh", "I", 6, 100),
-    RecordField("yield_system_kwh", "I", 10, 100),
-    RecordField("panel_voltage_max_v", "H", 14, 100),
-    RecordField("battery_voltage_max_v", "H", 16, 100),
-    RecordField("days_available", "B", 18),
-    RecordField("battery_voltage_min_v", "H", 19, 100),
-)
-
-decode_day_record: Final = _record(DAY_RECORD)
-decode_total_record: Final = _record(TOTAL_RECORD)
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterSpec:
-    """A simple numeric register: name, struct code, divisor to base units, unit."""
-
-    name: str
-    code: str
-    divisor: int = 1
-    unit: str = ""
-
-
-REGISTERS: Final[Mapping[int, RegisterSpec]] = {
-    REG_DEVICE_MODE: RegisterSpec("device_mode", "B"),
-    REG_DEVICE_STATE: RegisterSpec("device_state", "B"),
-    0x0205: RegisterSpec("device_off_reason", "B"),
-    0x0207: RegisterSpec("device_off_reason_2", "I"),
-    0x1000: RegisterSpec("battery_capacity", "H", 1, "Ah"),
-    REG_BATTERY_MAX_CURRENT: RegisterSpec("battery_max_current", "H", 10, "A"),
-    0xEDF7: RegisterSpec("absorption_voltage", "H", 100, "V"),
-    0xEDF6: RegisterSpec("float_voltage", "H", 100, "V"),
-    0xEDEF: RegisterSpec("battery_voltage", "B", 1, "V"),
-    0xEDDD: RegisterSpec("system_yield", "I", 100, "kWh"),
-    0xEDDC: RegisterSpec("user_yield", "I", 100, "kWh"),
-    0xEDDB: RegisterSpec("internal_temperature", "h", 100, "°C"),
-    0xEDDA: RegisterSpec("charger_error", "B"),
-    0xEDD7: RegisterSpec("charger_current", "H", 10, "A"),
-    0xEDD5: RegisterSpec("charger_voltage", "H", 100, "V"),
-    0xEDD3: RegisterSpec("yield_today", "H", 100, "kWh"),
-    0xEDD2: RegisterSpec("max_power_today", "H", 1, "W"),
-    0xEDD1: RegisterSpec("yield_yesterday", "H", 100, "kWh"),
-    0xEDD0: RegisterSpec("max_power_yesterday", "H", 1, "W"),
-    0xEDBC: RegisterSpec("panel_power", "I", 100, "W"),
-    0xEDBB: RegisterSpec("panel_voltage", "H", 100, "V"),
-    0xEDBD: RegisterSpec("panel_current", "H", 10, "A"),
-    0xEDB3: RegisterSpec("tracker_mode", "B"),
-    0xED2E: RegisterSpec("rebulk_voltage_offset", "H", 100, "V"),
-    0xED8D: RegisterSpec("main_voltage", "h", 100, "V"),
-    0xED7D: RegisterSpec("aux_voltage", "H", 100, "V"),
-    0xED8F: RegisterSpec("current", "h", 10, "A"),
-    0xED8C: RegisterSpec("current_fine", "i", 1000, "A"),
-    0xED8E: RegisterSpec("power", "h", 1, "W"),
-    0xEEFF: RegisterSpec("consumed_ah", "i", 10, "Ah"),
-    0x0FFF: RegisterSpec("soc", "H", 100, "%"),
-    0x0FFE: RegisterSpec("time_to_go", "H", 1, "min"),
-}
 
 
 def register_name(register: int) -> str | None:
-    if register == REG_HISTORY_TOTAL:
-        return "history_total"
-    if REG_HISTORY_TODAY <= register <= REG_HISTORY_LAST_DAY:
-        return f"history_day_{register - REG_HISTORY_TODAY}"
-    spec = REGISTERS.get(register)
-    return spec.name if spec else None
+    """Key of a register of any family (``history_day_<n>`` for the older daily records)."""
+    spec = find_register(None, register)
+    return spec.key if spec else None
 
 
 def decode_register(register: int, payload: bytes) -> HexValue:
-    """Value bytes of a register -> base units; unknown registers give their little-endian integer."""
+    """Value bytes of a register -> base units; unknown registers (or a length the table does not expect)
+    give their little-endian integer, or their hex digits beyond 8 bytes."""
     if not payload:
         return None
-    if register == REG_HISTORY_TOTAL:
-        return decode_total_record(payload)
-    if REG_HISTORY_TODAY <= register <= REG_HISTORY_LAST_DAY:
-        return decode_day_record(payload)
-    spec = REGISTERS.get(register)
-    if spec is not None and len(payload) == struct.calcsize("<" + spec.code):
-        (number,) = struct.unpack("<" + spec.code, payload)
-        return int(number) if spec.divisor == 1 else number / spec.divisor
+    spec = find_register(None, register)
+    if spec is not None:
+        try:
+            return spec.decode(payload)
+        except ValueError:
+            pass
     if len(payload) <= 8:
         return int.from_bytes(payload, "little")
     return payload.hex().upper()
