@@ -285,7 +285,52 @@ async def test_the_option_turns_control_on(hass: HomeAssistant, mppt_sim: Simula
     assert entry.options[CONF_ALLOW_CONTROL] is True
     await wait_hex_read(entry)
     assert state(hass, "switch.mppt1_load_output") == STATE_ON
+
+    # Off again: the control entities leave the registry (no "no longer provided" leftovers).
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_TIME_INTERVAL: 1, CONF_ALLOW_CONTROL: False}
+    )
+    await hass.async_block_till_done()
+    await wait_hex_read(entry)
+    registry = er.async_get(hass)
+    left = [e.entity_id for e in er.async_entries_for_config_entry(registry, entry.entry_id)]
+    assert not [entity_id for entity_id in left if entity_id.split(".")[0] in ("switch", "number", "select")]
+    assert "sensor.mppt1_absorption_voltage" in left
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_switching_on_restores_the_mode_it_had(
+    hass: HomeAssistant, mppt: MockConfigEntry, mppt_sim: Simulator
+) -> None:
+    """A load output in auto (BatteryLife) switched off and on again is back in auto, not always on."""
+    assert mppt_sim.hex is not None
+    mppt_sim.hex.set_value(LOAD_OUTPUT_CONTROL, "auto")  # changed on the device: an async frame
+    await wait_until(lambda: mppt.runtime_data.settings.values.get(LOAD_OUTPUT_CONTROL) == "auto")
+    await hass.async_block_till_done()
+    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    for service in (SERVICE_TURN_OFF, SERVICE_TURN_ON):
+        await hass.services.async_call(
+            "switch", service, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+        )
+    assert device_value(mppt_sim, LOAD_OUTPUT_CONTROL) == "auto"
+    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+
+
+async def test_a_load_output_never_seen_on_is_switched_to_auto(hass: HomeAssistant) -> None:
+    model = hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
+    model.set_value(LOAD_OUTPUT_CONTROL, "off", announce=False)
+    async with repeating_simulator(mppt_emission(), hex_device=model) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, allow_control=True)
+        await setup_entry(hass, entry)
+        await wait_hex_read(entry)
+        assert state(hass, "switch.mppt1_load_output") == STATE_OFF
+        await hass.services.async_call(
+            "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+        )
+        assert device_value(sim, LOAD_OUTPUT_CONTROL) == "auto"
+        assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 def test_the_option_is_a_check_box() -> None:

@@ -351,3 +351,39 @@ async def test_a_reply_of_the_wrong_size_drops_the_register(hass: HomeAssistant)
         assert "0xEDF4" in settings.diagnostics()["dropped"]
         assert settings.values[0xEDF7] == 14.4
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_an_odd_reply_of_a_register_that_answered_keeps_it(hass: HomeAssistant) -> None:
+    """A register that answered once and then replies oddly (line noise, another size) keeps its value and
+    its entity until the next read: only a register that never answered is dropped."""
+    model = hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
+    async with repeating_simulator(mppt_emission(), hex_device=model) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, allow_control=True)
+        await setup_entry(hass, entry)
+        await wait_hex_read(entry)
+        settings = entry.runtime_data.settings
+        model._registers[0xEDF7] = b"\x01"  # absorption voltage: 1 byte instead of 2
+        await settings.async_refresh()
+        await hass.async_block_till_done()
+        assert settings.values[0xEDF7] == 14.4
+        assert "0xEDF7" not in settings.diagnostics()["dropped"]
+        state = hass.states.get("number.mppt1_absorption_voltage")
+        assert state is not None
+        assert state.state == "14.4"
+        assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_battery_voltage_of_a_model_the_table_does_not_know(hass: HomeAssistant) -> None:
+    """An inverter (no battery voltage register) of a product id the table lacks: the nominal voltage nearest
+    to what the battery reads, so a 24 V model's ranges are not those of 12 V."""
+    fields = [("PID", "0xA2FE"), ("FW", "0161"), ("SER#", "HQ2049X7CKZ"), ("MODE", "2"), ("CS", "9")]
+    fields += [("AR", "0"), ("WARN", "0"), ("V", "26400"), ("AC_OUT_V", "23000"), ("AC_OUT_I", "10")]
+    emission = [encode_block(fields)]
+    async with repeating_simulator(emission) as sim:
+        assert sim.url is not None
+        entry = vedirect_entry(sim.url, name="inverter", unique_id="HQ2049X7CKZ")
+        await setup_entry(hass, entry)
+        settings = entry.runtime_data.settings
+        assert settings.battery_voltage == 24.0
+        assert await hass.config_entries.async_unload(entry.entry_id)

@@ -22,6 +22,7 @@ from homeassistant.components.switch import (  # type: ignore[attr-defined,unuse
 )
 from homeassistant.const import EntityCategory
 from homeassistant.core import callback
+from homeassistant.helpers import entity_platform, entity_registry as er
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
@@ -50,6 +51,7 @@ from .vedirect.registers import (
     Family,
     HexValue,
     Register,
+    find_register,
 )
 
 BMV_TAIL_CURRENT = 0x1002
@@ -97,7 +99,8 @@ class HexNumberDescription(NumberEntityDescription):
 
 @dataclass(frozen=True, kw_only=True)
 class HexSwitchDescription(SwitchEntityDescription):
-    """An enum register as on/off: ``on`` is written to switch on, ``off`` to switch off (and means off)."""
+    """An enum register as on/off: ``off`` is written to switch off (and means off); switching on writes back
+    the mode the register had before (``auto``, ``eco``...), ``on`` when none was seen."""
 
     register: int
     on: str = "on"
@@ -275,6 +278,7 @@ HEX_SWITCHES: Mapping[Family, tuple[HexSwitchDescription, ...]] = {
             translation_key="load_output",
             register=LOAD_OUTPUT_CONTROL,
             device_class=SwitchDeviceClass.OUTLET,
+            on="auto",  # never seen on: the mode that still protects the battery from a deep discharge
         ),
         HexSwitchDescription(
             key="charger",
@@ -362,8 +366,9 @@ class HexEntity(ChangedStateWriter):
 
     @property
     def register(self) -> Register:
-        """The register of the device's family (the description names one of its table)."""
-        register = self.settings.register(self.register_id)
+        """The register of the device's family (the description names one of its table; one the device
+        stopped answering makes the entity unavailable, not this lookup fail)."""
+        register = find_register(self.settings.family, self.register_id)
         assert register is not None
         return register
 
@@ -401,6 +406,7 @@ def async_add_hex_entities[DescriptionT: RegisterDescription](
     first read runs after the setup); control entities (``control``) only when the entry allows control."""
     settings = entry.runtime_data.settings
     if control and not settings.allow_control:
+        _remove_control_entities(entry)
         return
     added: set[str] = set()
 
@@ -420,3 +426,14 @@ def async_add_hex_entities[DescriptionT: RegisterDescription](
 
     add_new()
     entry.async_on_unload(settings.async_add_listener(add_new))
+
+
+@callback
+def _remove_control_entities(entry: VeDirectConfigEntry) -> None:
+    """The option was turned off: the platform's control entities leave the registry (no "no longer
+    provided" leftovers); turned on again, they come back with the same entity ids."""
+    platform = entity_platform.async_get_current_platform()
+    registry = er.async_get(platform.hass)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.domain == platform.domain:
+            registry.async_remove(entity.entity_id)

@@ -117,9 +117,8 @@ def async_rekey_to_serial(hass: HomeAssistant, entry: ConfigEntry, serial: str) 
         if (entry.entry_id, serial) not in _HELD_SERIALS:
             _HELD_SERIALS.add((entry.entry_id, serial))
             LOGGER.warning(
-                "%s answers serial number %s, which %r holds already: the same device twice? Kept as it is",
+                "%s answers the serial number that %r holds already: the same device twice? Kept as it is",
                 entry.title,
-                serial,
                 holder.title,
             )
         return False
@@ -136,7 +135,7 @@ def async_rekey_to_serial(hass: HomeAssistant, entry: ConfigEntry, serial: str) 
     hass.config_entries.async_update_entry(
         entry, unique_id=serial, data={**entry.data, CONF_DEVICE_KEY: serial}
     )
-    LOGGER.info("%s: unique id and device key are now its serial number %s", entry.title, serial)
+    LOGGER.info("%s: unique id and device key are now its serial number", entry.title)
     return True
 
 

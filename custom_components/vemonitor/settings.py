@@ -117,7 +117,11 @@ class SettingsCoordinator(DataUpdateCoordinator[HexValues]):
         if self.hex_support is False:  # logged once by the client; nothing to read any more
             self.update_interval = None
             self._async_unsub_refresh()
-        serial = self.values.get(SERIAL_NUMBER)  # read only for a device keyed on its entry id (a BMV)
+
+    @callback
+    def _rekey_once_serial_known(self, values: Mapping[int, HexValue]) -> None:
+        """A device keyed on its entry id (a BMV) answered its serial, at whichever read: re-key, reload."""
+        serial = values.get(SERIAL_NUMBER)
         if isinstance(serial, str) and serial and async_rekey_to_serial(self.hass, self.config_entry, serial):
             self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
 
@@ -148,18 +152,25 @@ class SettingsCoordinator(DataUpdateCoordinator[HexValues]):
             except HexParameterError:
                 values[register.id] = None  # it has the register, without a value (an empty history day)
             except _NO_SUCH_REGISTER:
-                LOGGER.debug("%s has no register %s", self.config_entry.title, _register_name(register))
-                self._dropped.add(register.id)
-                values.pop(register.id, None)
+                self._drop_unless_answered(register, values)
             except HexNotConnectedError, HexTimeoutError, HexUnsupportedError:
                 # The link went down (told once by the device coordinator), no device any more, or one
                 # gone silent: no 3 s per register; the rest keep theirs until the next read.
                 break
             except HexError:
-                LOGGER.debug("%s: unexpected reply for %s", self.config_entry.title, _register_name(register))
-                self._dropped.add(register.id)
-                values.pop(register.id, None)
+                self._drop_unless_answered(register, values)
+        self._rekey_once_serial_known(values)
         return values
+
+    def _drop_unless_answered(self, register: Register, values: dict[int, HexValue]) -> None:
+        """A register the device says it lacks (or answers oddly) is dropped for the entry's life, unless it
+        answered before: one odd reply (a stray frame, line noise) then only keeps its value until the next
+        read, and its entity stays."""
+        if register.id in values:
+            LOGGER.debug("%s: odd reply for %s, kept", self.config_entry.title, _register_name(register))
+            return
+        LOGGER.debug("%s has no register %s", self.config_entry.title, _register_name(register))
+        self._dropped.add(register.id)
 
     @callback
     def async_handle_register(self, register_id: int, payload: bytes) -> None:
@@ -191,8 +202,14 @@ class SettingsCoordinator(DataUpdateCoordinator[HexValues]):
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             return float(value)
         frame = self.client.frame
-        match = _MODEL_VOLTAGE.search((frame.product_name or "") if frame is not None else "")
-        return float(match.group(1)) if match else None
+        if match := _MODEL_VOLTAGE.search(frame.product_name or ""):
+            return float(match.group(1))
+        # A model the product table does not know yet: the nominal voltage nearest to the battery's now
+        # (a 24 V bank reads 21..29 V, a 48 V one 42..58 V).
+        measured = frame.values.get("V")
+        if isinstance(measured, int | float) and not isinstance(measured, bool) and measured > 6:
+            return float(min((12, 24, 36, 48), key=lambda nominal: abs(nominal - measured)))
+        return None
 
     def bounds(self, register: Register) -> tuple[float | None, float | None]:
         """The range a write must be in: the register's own, for this battery voltage, capped by the

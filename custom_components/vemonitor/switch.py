@@ -17,6 +17,7 @@ class HexSwitch(HexEntity, SwitchEntity):
     """An enum register seen as on/off: any mode but ``off`` is on (an inverter in eco mode is on)."""
 
     entity_description: HexSwitchDescription
+    _resume: str | None = None  # the last mode other than off: what switching on restores
 
     @property
     @override
@@ -26,9 +27,17 @@ class HexSwitch(HexEntity, SwitchEntity):
         return None if value is None else value != self.entity_description.off
 
     @override
+    def shown(self) -> object:
+        """As the base entity; also notes the mode to restore (shown() runs at every update)."""
+        value = self.register_value
+        if isinstance(value, str) and value != self.entity_description.off:
+            self._resume = value
+        return super().shown()
+
+    @override
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Write the "on" option."""
-        await self.async_write_register(self.entity_description.on)
+        """Write back the mode it had before it was switched off (auto stays auto, eco stays eco)."""
+        await self.async_write_register(self._resume or self.entity_description.on)
 
     @override
     async def async_turn_off(self, **kwargs: Any) -> None:

@@ -303,6 +303,7 @@ class VeDirectClient:
             self._port_open = False
 
     def _on_block(self, block: TextBlock) -> None:
+        self._hex.note_text_block()
         self.last_block = block
         self.frame.update(block)
         self._set_state(LinkState.CONNECTED)

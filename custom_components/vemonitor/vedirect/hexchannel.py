@@ -100,6 +100,8 @@ class HexChannel:
         self._pending: _Pending | None = None
         self._lock = asyncio.Lock()
         self._seen_reply = False
+        self._last_written: bytes | None = None
+        self._text_blocks = 0  # valid text blocks: whether the device talked while a request went unanswered
 
     @property
     def registers(self) -> Mapping[int, bytes]:
@@ -121,19 +123,32 @@ class HexChannel:
         if pending is not None and not pending.reply.done():
             pending.reply.set_exception(HexNotConnectedError(f"{self.name} closed while waiting for a reply"))
 
+    def note_text_block(self) -> None:
+        """A valid text block arrived (the no-HEX finding needs the device to have been talking)."""
+        self._text_blocks += 1
+
     def feed(self, frame: HexFrame) -> None:
-        """One parsed HEX frame from the port."""
+        """One parsed HEX frame from the port.
+
+        A frame equal to the request just written is a bridge echoing it back, not a reply, except for a SET,
+        whose reply is its echo by definition (the read-back GET of ``set`` tells them apart).
+        """
         if not frame.valid:
             _LOGGER.debug("Invalid HEX frame from %s ignored: %r", self.name, frame.raw)
             return
-        if frame.command in _REPLIES:
+        echo = frame.raw == self._last_written
+        if echo and frame.command != Response.SET:
+            _LOGGER.debug("Echo of the request from %s ignored: %r", self.name, frame.raw)
+            return
+        if frame.command in _REPLIES and not echo:
             self._seen_reply = True
         pending = self._pending
         if pending is not None and not pending.reply.done() and pending.matches(frame):
             pending.reply.set_result(frame)
             return
         register = frame.register
-        if register is None or frame.flags:
+        # Only async frames are news: a late reply to an earlier request may be older than a write since.
+        if register is None or frame.flags or frame.command != Response.ASYNC:
             return
         self._registers[register] = frame.payload
         if self.on_register is not None:
@@ -176,8 +191,13 @@ class HexChannel:
         if battery_voltage is None and register.per_12v:
             battery_voltage = self._battery_voltage()
         payload = register.encode(value, battery_voltage=battery_voltage)
-        await self._register_request(Command.SET, register, payload)
-        return self._decode(register, await self._register_request(Command.GET, register))
+        echoed = await self._register_request(Command.SET, register, payload)
+        try:
+            return self._decode(register, await self._register_request(Command.GET, register))
+        except HexTimeoutError:
+            # The device took the SET (its reply says so): a read-back lost on the way is no failure.
+            _LOGGER.debug("%s: no read-back of %s, using the SET reply", self.name, register.key)
+            return self._decode(register, echoed)
 
     def _battery_voltage(self) -> float | None:
         payload = self._registers.get(BATTERY_VOLTAGE)
@@ -231,10 +251,12 @@ class HexChannel:
         self._check_usable()
         async with self._lock:
             loop = asyncio.get_running_loop()
+            blocks_before = self._text_blocks
             for attempt in range(1, self.tries + 1):
                 writer = self._check_usable()
                 pending = self._pending = _Pending(command, register, loop.create_future())
                 try:
+                    self._last_written = frame
                     writer.write(frame)
                     async with asyncio.timeout(self.timeout):
                         await writer.drain()
@@ -253,7 +275,9 @@ class HexChannel:
                 if reply.command == Response.UNKNOWN:
                     raise HexUnknownCommandError(f"{self.name}: unknown command {command:X}")
                 return reply
-            if not self._seen_reply:
+            # No HEX at all: never a reply, while the device kept sending text the whole time (a device that
+            # went silent, rebooting or unplugged, proves nothing).
+            if not self._seen_reply and self._text_blocks - blocks_before >= 2:
                 self.hex_support = False
                 _LOGGER.info(
                     "%s does not answer VE.Direct HEX requests: reading its text data only", self.name
