@@ -15,10 +15,13 @@ from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotEx
 from syrupy.assertion import SnapshotAssertion
 from syrupy.location import PyTestLocation
 
+from custom_components.vemonitor.vedirect.registers import Family
 from tests.ha_vedirect import (
     INVERTER_SERIAL,
+    MPPT_PID,
     MPPT_SERIAL,
     bmv_emission,
+    hex_model,
     inverter_emission,
     mppt_emission,
     repeating_simulator,
@@ -93,6 +96,15 @@ def device() -> str:
 def platforms() -> list[Platform]:
     """The platforms init_integration sets up (a platform's tests narrow it to their own)."""
     return [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+
+@pytest.fixture
+async def mppt_sim() -> AsyncIterator[Simulator]:
+    """The known MPPT emission on a pty, its simulator answering HEX with the MPPT register model."""
+    async with repeating_simulator(
+        mppt_emission(), hex_device=hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
+    ) as sim:
+        yield sim
 
 
 @pytest.fixture

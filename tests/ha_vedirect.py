@@ -181,3 +181,10 @@ def mask_link_counters(data: SerializableData, path: PropertyPath) -> Any:
     if entity_id.endswith(VARYING_ENTITY_SUFFIXES) and "state" in data:
         return type(data)({**data, "state": "<varies>"})
     return data
+
+
+def state(hass: HomeAssistant, entity_id: str) -> str:
+    """The state of an entity that must exist."""
+    found = hass.states.get(entity_id)
+    assert found is not None, entity_id
+    return found.state

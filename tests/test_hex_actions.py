@@ -1,6 +1,5 @@
 """The actions read_register and write_register: response data, and every refusal translated."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from homeassistant.const import ATTR_DEVICE_ID
@@ -33,14 +32,6 @@ from vedirect_tools.hexdevice import HexDevice
 from vedirect_tools.simulator import Faults, Simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
-
-
-@pytest.fixture
-async def mppt_sim() -> AsyncIterator[Simulator]:
-    async with repeating_simulator(
-        mppt_emission(), hex_device=hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
-    ) as sim:
-        yield sim
 
 
 async def mppt_entry(hass: HomeAssistant, sim: Simulator, *, allow_control: bool) -> MockConfigEntry:

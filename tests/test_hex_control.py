@@ -38,6 +38,7 @@ from tests.ha_vedirect import (
     mppt_emission,
     repeating_simulator,
     setup_entry,
+    state,
     vedirect_entry,
     wait_hex_read,
     wait_until,
@@ -45,14 +46,6 @@ from tests.ha_vedirect import (
 from vedirect_tools.simulator import Faults, Simulator
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
-
-
-@pytest.fixture
-async def mppt_sim() -> AsyncIterator[Simulator]:
-    async with repeating_simulator(
-        mppt_emission(), hex_device=hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
-    ) as sim:
-        yield sim
 
 
 @pytest.fixture
@@ -64,12 +57,6 @@ async def mppt(hass: HomeAssistant, mppt_sim: Simulator) -> AsyncIterator[MockCo
     await wait_hex_read(entry)
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    found = hass.states.get(entity_id)
-    assert found is not None, entity_id
-    return found.state
 
 
 def device_value(sim: Simulator, register_id: int) -> object:

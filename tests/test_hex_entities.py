@@ -1,6 +1,6 @@
 """Entities from HEX registers on a simulated MPPT, BMV and Phoenix inverter; a text-only device gets none."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 import json
 import logging
 import re
@@ -33,6 +33,7 @@ from tests.ha_vedirect import (
     mppt_emission,
     repeating_simulator,
     setup_entry,
+    state,
     vedirect_entry,
     wait_hex_read,
     wait_until,
@@ -52,20 +53,6 @@ def entity_ids(hass: HomeAssistant, entry: MockConfigEntry, domain: str) -> set[
         for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
         if entity.domain == domain
     }
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    found = hass.states.get(entity_id)
-    assert found is not None, entity_id
-    return found.state
-
-
-@pytest.fixture
-async def mppt_sim() -> AsyncIterator[Simulator]:
-    async with repeating_simulator(
-        mppt_emission(), hex_device=hex_model(Family.MPPT, MPPT_PID, MPPT_SERIAL)
-    ) as sim:
-        yield sim
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

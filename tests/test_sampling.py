@@ -25,7 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.vemonitor.const import CONF_ENTITY_INTERVAL, CONF_TIME_INTERVAL
 from custom_components.vemonitor.coordinator import SlotClock, VeDirectCoordinator
 from custom_components.vemonitor.models import VeDirectSample
-from tests.ha_vedirect import RepeatSource, drive_until, mppt_emission, vedirect_entry
+from tests.ha_vedirect import RepeatSource, drive_until, mppt_emission, state, vedirect_entry
 from vedirect_tools.simulator import Simulator, encode_block
 
 STAGGER = 0.05  # the coordinator's offset after each slot start, fixed for the test (its smallest value)
@@ -239,12 +239,6 @@ class StateWrites:
 VOLTAGE = "sensor.mppt1_battery_voltage"
 CHARGER = "sensor.mppt1_charger_state"
 LOAD = "binary_sensor.mppt1_load_output"
-
-
-def state(hass: HomeAssistant, entity_id: str) -> str:
-    current = hass.states.get(entity_id)
-    assert current is not None, entity_id
-    return current.state
 
 
 @pytest.mark.parametrize("interval", [1])

@@ -36,6 +36,8 @@ from .vedirect.registers import (
     BATTERY_CAPACITY,
     BATTERY_MAX_CURRENT,
     BATTERY_VOLTAGE,
+    BMV_PEUKERT,
+    BMV_TAIL_CURRENT,
     CHARGED_VOLTAGE,
     CHARGER_MAX_CURRENT,
     DC_MONITOR_MODE,
@@ -46,20 +48,18 @@ from .vedirect.registers import (
     HISTORY_TODAY,
     HISTORY_YESTERDAY,
     LOAD_OUTPUT_CONTROL,
+    MPPT_ABSORPTION_TIME,
+    MPPT_INTERNAL_TEMPERATURE,
+    MPPT_REBULK_OFFSET,
+    MPPT_TAIL_CURRENT,
     REGISTER_TABLES,
     SHUTDOWN_LOW_VOLTAGE,
     Family,
     HexValue,
     Register,
+    as_number,
     find_register,
 )
-
-BMV_TAIL_CURRENT = 0x1002
-BMV_PEUKERT = 0x1005
-MPPT_TAIL_CURRENT = 0xEDE7
-MPPT_ABSORPTION_TIME = 0xEDFB
-MPPT_REBULK_OFFSET = 0xED2E
-MPPT_INTERNAL_TEMPERATURE = 0xEDDB
 
 
 class RegisterDescription(Protocol):
@@ -74,10 +74,6 @@ class RegisterDescription(Protocol):
         """The register id the entity shows (and writes)."""
 
 
-def _number(value: HexValue) -> StateType:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _option(value: HexValue) -> StateType:
     return value if isinstance(value, str) else None
 
@@ -87,7 +83,7 @@ class HexSensorDescription(SensorEntityDescription):
     """A register (or one field of a history record) as a read-only sensor."""
 
     register: int
-    value_fn: Callable[[HexValue], StateType] = _number
+    value_fn: Callable[[HexValue], StateType] = as_number
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,8 +161,7 @@ def _enum_setting(family: Family, register_id: int, key: str, *, enabled: bool) 
 
 def _record_field(name: str) -> Callable[[HexValue], StateType]:
     def value(record: HexValue) -> StateType:
-        field = record.get(name) if isinstance(record, dict) else None
-        return field if isinstance(field, int | float) and not isinstance(field, bool) else None
+        return as_number(record.get(name)) if isinstance(record, dict) else None
 
     return value
 

@@ -10,6 +10,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .hex_entities import HEX_NUMBERS, HexEntity, HexNumberDescription, async_add_hex_entities
 from .models import VeDirectConfigEntry
+from .vedirect.registers import as_number
 
 PARALLEL_UPDATES = 1  # one write at a time per platform: the port carries one HEX request at a time anyway
 
@@ -27,8 +28,7 @@ class HexNumber(HexEntity, NumberEntity):
     @override
     def native_value(self) -> float | None:
         """None when the register has no value."""
-        value = self.register_value
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        return as_number(self.register_value)
 
     @property
     @override

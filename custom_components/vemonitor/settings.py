@@ -38,6 +38,7 @@ from .vedirect.registers import (
     Family,
     HexValue,
     Register,
+    as_number,
     family_of,
     find_register,
 )
@@ -197,17 +198,18 @@ class SettingsCoordinator(DataUpdateCoordinator[HexValues]):
 
     @property
     def battery_voltage(self) -> float | None:
-        """The system voltage (12, 24, 36, 48 V): the MPPT's register, else the model name, else unknown."""
-        value = self.values.get(BATTERY_VOLTAGE)
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        """The system voltage (12, 24, 36, 48 V): the MPPT's register, else the model name, else the nominal
+        voltage nearest to the battery's, else unknown."""
+        value = as_number(self.values.get(BATTERY_VOLTAGE))
+        if value is not None and value > 0:
             return float(value)
         frame = self.client.frame
         if match := _MODEL_VOLTAGE.search(frame.product_name or ""):
             return float(match.group(1))
         # A model the product table does not know yet: the nominal voltage nearest to the battery's now
         # (a 24 V bank reads 21..29 V, a 48 V one 42..58 V).
-        measured = frame.values.get("V")
-        if isinstance(measured, int | float) and not isinstance(measured, bool) and measured > 6:
+        measured = as_number(frame.values.get("V"))
+        if measured is not None and measured > 6:
             return float(min((12, 24, 36, 48), key=lambda nominal: abs(nominal - measured)))
         return None
 
@@ -216,8 +218,8 @@ class SettingsCoordinator(DataUpdateCoordinator[HexValues]):
         register that limits it on this device (e.g. the charger's maximum current) when known."""
         low, high = register.bounds(self.battery_voltage)
         if register.maximum_from is not None:
-            cap = self.values.get(register.maximum_from)
-            if isinstance(cap, int | float) and not isinstance(cap, bool):
+            cap = as_number(self.values.get(register.maximum_from))
+            if cap is not None:
                 high = cap if high is None else min(high, cap)
         return low, high
 

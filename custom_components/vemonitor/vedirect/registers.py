@@ -235,6 +235,11 @@ class Register:
         return round((value - self.offset) / self.scale)
 
 
+def as_number(value: object) -> int | float | None:
+    """A decoded value as a number, None for anything else (an option key, a record, a bool: ON/OFF)."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _codes(table: type[VeCode]) -> Mapping[int, str]:
     return {int(member): member.key for member in table}
 
@@ -249,6 +254,12 @@ DEVICE_STATE: Final = 0x0201
 DEVICE_OFF_REASON_LEGACY: Final = 0x0205
 DEVICE_OFF_REASON: Final = 0x0207
 HISTORY_TOTAL: Final = 0x104F
+MPPT_TAIL_CURRENT: Final = 0xEDE7
+MPPT_ABSORPTION_TIME: Final = 0xEDFB
+MPPT_REBULK_OFFSET: Final = 0xED2E
+MPPT_INTERNAL_TEMPERATURE: Final = 0xEDDB
+BMV_TAIL_CURRENT: Final = 0x1002
+BMV_PEUKERT: Final = 0x1005
 HISTORY_TODAY: Final = 0x1050
 HISTORY_YESTERDAY: Final = 0x1051
 HISTORY_LAST_DAY: Final = 0x106E
@@ -311,15 +322,15 @@ _MPPT: Final = (
     _setting(ABSORPTION_VOLTAGE, "absorption_voltage", _U16, 0.01, "V", 10.0, 16.0, per_12v=True),
     _setting(FLOAT_VOLTAGE, "float_voltage", _U16, 0.01, "V", 10.0, 16.0, per_12v=True),
     _setting(EQUALISATION_VOLTAGE, "equalisation_voltage", _U16, 0.01, "V", 10.0, 17.0, per_12v=True),
-    _setting(0xED2E, "rebulk_voltage_offset", _U16, 0.01, "V", 0.0, 2.0, per_12v=True),
-    _setting(0xEDFB, "absorption_time_limit", _U16, 0.01, "h", 0.0, 12.0),
-    _setting(0xEDE7, "tail_current", _U16, 0.1, "A", 0.0, maximum_from=CHARGER_MAX_CURRENT),
+    _setting(MPPT_REBULK_OFFSET, "rebulk_voltage_offset", _U16, 0.01, "V", 0.0, 2.0, per_12v=True),
+    _setting(MPPT_ABSORPTION_TIME, "absorption_time_limit", _U16, 0.01, "h", 0.0, 12.0),
+    _setting(MPPT_TAIL_CURRENT, "tail_current", _U16, 0.1, "A", 0.0, maximum_from=CHARGER_MAX_CURRENT),
     Register(BATTERY_VOLTAGE, "battery_voltage", _U8, 1.0, "V"),
     _TEMPERATURE,
     Register(CHARGER_MAX_CURRENT, "charger_max_current", _U16, 0.01, "A"),
     Register(0xEDDD, "system_yield", _U32, 0.01, "kWh"),
     Register(0xEDDC, "user_yield", _U32, 0.01, "kWh"),
-    Register(0xEDDB, "internal_temperature", _S16, 0.01, "°C"),
+    Register(MPPT_INTERNAL_TEMPERATURE, "internal_temperature", _S16, 0.01, "°C"),
     Register(0xEDDA, "charger_error", _U8, options=_codes(ErrorCode)),
     Register(0xEDD7, "charger_current", _U16, 0.1, "A"),
     Register(0xEDD5, "charger_voltage", _U16, 0.01, "V"),
@@ -342,8 +353,8 @@ _MPPT: Final = (
 _BMV: Final = (
     _setting(BATTERY_CAPACITY, "battery_capacity", _U16, 1.0, "Ah", 1, 9999),
     _setting(CHARGED_VOLTAGE, "charged_voltage", _U16, 0.1, "V", 0.0, 95.0),
-    _setting(0x1002, "tail_current", _U16, 0.1, "%", 0.5, 10.0),
-    _setting(0x1005, "peukert_exponent", _U16, 0.01, None, 1.0, 1.5),
+    _setting(BMV_TAIL_CURRENT, "tail_current", _U16, 0.1, "%", 0.5, 10.0),
+    _setting(BMV_PEUKERT, "peukert_exponent", _U16, 0.01, None, 1.0, 1.5),
     Register(DC_MONITOR_MODE, "dc_monitor_mode", _S16, options=_codes(MonitorMode)),
     _TEMPERATURE,
     Register(0x0382, "mid_point_voltage", _U16, 0.01, "V"),
