@@ -1,15 +1,19 @@
 """Redis output benchmark: pipelined batches vs one round trip per sample, one-day backlog drain, memory;
-retention on each expiry mode vs none, Stream vs HmapTimeSeries, Redis memory per stored point.
+retention on each expiry mode vs none, Stream vs HmapTimeSeries, Redis memory per stored point; and the
+server kinds: a single server, Sentinel (WAIT 0 and 1), Cluster (WAIT 0 and 1), all in the same run.
 
-Run with `scripts/bench redis`. Starts its own redis-server on a free loopback port (never 6379) and, for
-scale, runs `redis-benchmark -P 16 -t hset` against it as the ceiling.
+Run with `scripts/bench redis` (`scripts/bench redis -- --only kinds` for the kinds alone). Starts its own
+servers on free loopback ports (never 6379/26379) and, for scale, runs `redis-benchmark -P 16 -t hset`
+against the single server as the ceiling.
 Goals: >= 50,000 samples/s, one-day backlog (86,400 samples) drained in <= 5 s, <= 150 B per buffered sample;
-writes with retention >= 0.8x the rate without, <= 120 B per point stored in a HmapTimeSeries hash.
+writes with retention >= 0.8x the rate without, <= 120 B per point stored in a HmapTimeSeries hash. Kinds:
+none beyond one round trip per shard per send (the WAITs per send column: one per shard written).
 """
 
+import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import gc
 import itertools
 import math
@@ -21,8 +25,12 @@ import tempfile
 import time
 import tracemalloc
 
+import redis
+
 from custom_components.vemonitor.redis_worker import (
+    CLUSTER,
     DEFAULT_STRUCTURE,
+    SENTINEL,
     STREAM,
     OutputSettings,
     OutputWorker,
@@ -31,6 +39,7 @@ from custom_components.vemonitor.redis_worker import (
     Sample,
 )
 from tests.redis_server import RedisServer
+from tests.redis_topologies import RedisClusterNodes, SentinelGroup
 
 COLUMNS = {"bmv700": ["V", "I", "P", "SOC", "Alarm", "AR", "Relay"]}
 DAY = 86_400
@@ -243,7 +252,8 @@ def redis_benchmark(server: RedisServer) -> float | None:
     return float(match.group(1)) if match else None
 
 
-async def main() -> None:
+async def main_sections() -> None:
+    """The single-server sections: rates, drain, memory, storage variants."""
     samples = [seed_sample(index) for index in range(DAY)]
     gc.freeze()  # the benchmark's own 86,400 input dicts must not weigh on the measured GC pauses
     with tempfile.TemporaryDirectory() as tmp, RedisServer(Path(tmp)) as server:
@@ -307,6 +317,117 @@ def print_storage_table(rates: dict[Variant, float], memory: dict[Variant, float
 
 def _mark(ok: bool) -> str:
     return "yes" if ok else "NO"
+
+
+KIND_SAMPLES = 20_000
+KIND_REPEAT = 3
+# Three hashes besides the SET: with the usual split of the slots, the four keys are on the three shards.
+KIND_COLUMNS = {"bmv700": COLUMNS["bmv700"], "mppt1": ["V", "I", "P"], "mppt3": ["V", "I", "P"]}
+KIND_NODE = "bench_kinds"
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One server kind and WAIT setting to write to."""
+
+    label: str
+    settings: RedisServerSettings
+    admin: Callable[[], list[redis.Redis]]  # clients of the primaries, for INFO commandstats
+
+
+async def kind_rate(connector: RedisConnector, samples: list[Sample]) -> float:
+    """Samples/s of one output sending `samples` (its keys emptied first: new fields, as live)."""
+    settings = OutputSettings(redis_node=KIND_NODE, columns=KIND_COLUMNS, backlog_limit=len(samples))
+    worker = OutputWorker(lambda: connector, settings)
+    client = connector.client
+    for key in (KIND_NODE, *(f"{KIND_NODE}_{node}" for node in KIND_COLUMNS)):
+        await client.delete(key)
+    for sample in samples:
+        worker.add(sample)
+    start = time.perf_counter()
+    assert await worker.flush(), worker.state
+    elapsed = time.perf_counter() - start
+    assert worker.written_samples == len(samples), worker.state
+    return len(samples) / elapsed
+
+
+def wait_calls(kind: Kind) -> int:
+    """WAIT commands the primaries of `kind` have run."""
+    total = 0
+    for client in kind.admin():
+        with client:
+            total += int(client.info("commandstats").get("cmdstat_wait", {}).get("calls", 0))
+    return total
+
+
+async def kinds_table(samples: list[Sample]) -> None:
+    """Samples/s per server kind and WAIT, best of KIND_REPEAT interleaved, ratio to the single server."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        RedisServer(Path(tmp) / "single") as single,
+        SentinelGroup(Path(tmp) / "sentinel") as group,
+        RedisClusterNodes(Path(tmp) / "cluster") as cluster,
+    ):
+        host, port = group.sentinels[0]
+        sentinel = RedisServerSettings(
+            host, port, kind=SENTINEL, nodes=tuple(group.sentinels), service_name=group.service_name
+        )
+        seed_host, seed_port = cluster.seeds[0]
+        clustered = RedisServerSettings(seed_host, seed_port, kind=CLUSTER, nodes=tuple(cluster.seeds[:1]))
+        kinds = [
+            Kind("single server", RedisServerSettings(single.host, single.port, wait_replicas=0), list),
+            Kind(
+                "Sentinel, WAIT 0", replace(sentinel, wait_replicas=0), lambda: [group.client(group.master())]
+            ),
+            Kind(
+                "Sentinel, WAIT 1", replace(sentinel, wait_replicas=1), lambda: [group.client(group.master())]
+            ),
+            Kind(
+                "Cluster, WAIT 0",
+                replace(clustered, wait_replicas=0),
+                lambda: [cluster.client(node) for node in cluster.primaries()],
+            ),
+            Kind(
+                "Cluster, WAIT 1",
+                replace(clustered, wait_replicas=1),
+                lambda: [cluster.client(node) for node in cluster.primaries()],
+            ),
+        ]
+        connectors = {kind: RedisConnector(kind.settings) for kind in kinds}
+        best = dict.fromkeys(kinds, 0.0)
+        waits = dict.fromkeys(kinds, 0.0)
+        sends = math.ceil(len(samples) / BATCH)
+        for _ in range(KIND_REPEAT):
+            for kind, connector in connectors.items():
+                before = wait_calls(kind)
+                best[kind] = max(best[kind], await kind_rate(connector, samples))
+                waits[kind] = (wait_calls(kind) - before) / sends
+        keys = (KIND_NODE, *(f"{KIND_NODE}_{node}" for node in KIND_COLUMNS))
+        shards = len({cluster.shard_of(key).port for key in keys})
+        for connector in connectors.values():
+            await connector.close()
+    base = best[kinds[0]]
+    width = max(len(kind.label) for kind in kinds)
+    described = f"{len(KIND_COLUMNS)} nodes ({len(keys)} keys, on {shards} of 3 cluster shards)"
+    print(f"Server kinds: {len(samples):,} samples of {described},")
+    print(f"{BATCH:,} samples/send, pipelined, best of {KIND_REPEAT} interleaved")
+    print(f"{'kind':<{width}}  {'samples/s':>10}  {'vs single':>9}  {'WAITs/send':>10}")
+    for kind in kinds:
+        print(
+            f"{kind.label:<{width}}  {best[kind]:>10,.0f}  {best[kind] / base:>8.2f}x  {waits[kind]:>10.1f}"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["all", "single", "kinds"], default="all", help="sections to run")
+    only = parser.parse_args().only
+    if only in ("all", "single"):
+        await main_sections()
+    if only in ("all", "kinds"):
+        if only == "all":
+            print()
+        await kinds_table([seed_sample(index) for index in range(KIND_SAMPLES)])
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import: start it, point a client at `server.host`/`server.port`, stop or restart
     server.stop()
 
 With `tls=True` a CA and a server certificate for localhost/127.0.0.1 are generated with `cryptography`;
-`server.tls.ca_pem` is the CA certificate text a client needs to verify the server.
+`server.tls.ca_pem` is the CA certificate text a client needs to verify the server. Servers of one topology
+(tests/redis_topologies.py) share one set: `tls=generate_tls_files(...)`, and `sentinel=True` runs one as a
+Redis Sentinel.
 """
 
 from collections.abc import Sequence
@@ -150,16 +152,23 @@ class RedisServer:
         *,
         password: str | None = None,
         users: Sequence[AclUser] = (),
-        tls: bool = False,
+        tls: bool | TlsFiles = False,
         extra_config: Sequence[str] = (),
+        sentinel: bool = False,
+        port: int | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.password = password
         self.users = tuple(users)
-        self.tls: TlsFiles | None = generate_tls_files(self.directory / "tls") if tls else None
+        if isinstance(tls, TlsFiles):
+            self.tls: TlsFiles | None = tls
+        else:
+            self.tls = generate_tls_files(self.directory / "tls") if tls else None
         self.extra_config = tuple(extra_config)
-        self.port = free_port()
+        self.sentinel = sentinel
+        self.replicaof: tuple[str, int] | None = None  # written as `replicaof` at every start
+        self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
@@ -175,17 +184,21 @@ class RedisServer:
         """The server log (handy when a test fails)."""
         return self.directory / "redis.log"
 
+    @property
+    def pid(self) -> int | None:
+        """The process id while running."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def _config(self) -> str:
         lines = [
             "bind 127.0.0.1 ::1",
             "protected-mode no",
             "daemonize no",
             f"dir {self.directory}",
-            "dbfilename dump.rdb",
-            "save 3600 1",
-            "appendonly no",
             f"logfile {self.log_file}",
         ]
+        if not self.sentinel:
+            lines += ["dbfilename dump.rdb", "save 3600 1", "appendonly no"]
         if self.tls is None:
             lines.append(f"port {self.port}")
         else:
@@ -200,6 +213,8 @@ class RedisServer:
         if self.password is not None:
             lines.append(f"requirepass {self.password}")
         lines += [f"user {user.name} on >{user.password} {user.rules}" for user in self.users]
+        if self.replicaof is not None:
+            lines.append(f"replicaof {self.replicaof[0]} {self.replicaof[1]}")
         lines += self.extra_config
         return "\n".join(lines) + "\n"
 
@@ -211,7 +226,7 @@ class RedisServer:
         config.write_text(self._config())
         config.chmod(0o600)
         self._process = subprocess.Popen(
-            [REDIS_SERVER, str(config)],
+            [REDIS_SERVER, str(config), *(["--sentinel"] if self.sentinel else [])],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -236,12 +236,30 @@ BAD_CA_CERTS: dict[str, Callable[[str, str], str]] = {  # (CA PEM, private key P
 
 
 async def start_config_flow(hass: HomeAssistant, kind: str) -> str:
-    """The integration's user flow, past its menu ("vedirect" or "redis_server")."""
+    """The integration's user flow, past its menu ("vedirect", or "redis_single": past the menu of the kinds
+    of Redis server too)."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
+    if kind.startswith("redis_"):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {"next_step_id": "redis_server"}
+        )
+        assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": kind})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == kind
+    return result["flow_id"]
+
+
+async def start_redis_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    """The reconfigure flow of a single-server entry, past the menu of the kinds."""
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "reconfigure_redis_server"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reconfigure_redis_single"}
+    )
+    assert result["step_id"] == "reconfigure_redis_single"
     return result["flow_id"]
 
 
@@ -468,9 +486,9 @@ async def test_redis_server_add_refuses(
 ) -> None:
     """Row 1 (the hosts, TLS on: HTTP 500) and the bounds of every other field."""
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, {**redis_form(redis_plain, **changes), field: value})
-    assert_refused(result, field, key, "redis_server")
+    assert_refused(result, field, key, "redis_single")
     await guard.assert_unchanged()
 
 
@@ -488,9 +506,9 @@ async def test_redis_server_add_refuses_bad_ca_certs(
     """Rows 7 and 9: a key was stored (and shown back), emoji answered "server error". With TLS off too:
     the field is stored either way."""
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     form = redis_form(redis_tls, tls=tls, ca_cert=BAD_CA_CERTS[case](*tls_texts))
-    assert_refused(await configure(hass, flow_id, form), "ca_cert", "invalid_ca_cert", "redis_server")
+    assert_refused(await configure(hass, flow_id, form), "ca_cert", "invalid_ca_cert", "redis_single")
     await guard.assert_unchanged()
 
 
@@ -501,7 +519,7 @@ async def test_redis_server_db_the_server_lacks(
 ) -> None:
     """Lesser finding: db 16 of a 16-database server was a "server error"; it is the db field's error."""
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_plain, db=db))
     assert not isinstance(result, InvalidData)
     assert result["errors"] == error
@@ -513,7 +531,7 @@ async def test_redis_server_add_accepts_the_bounds(
     hass: HomeAssistant, guard: Guard, redis_plain: RedisServer, redis_tls: RedisServer
 ) -> None:
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_plain, port=1))
     assert not isinstance(result, InvalidData)
     assert result["errors"] == {"base": "cannot_connect"}
@@ -528,7 +546,7 @@ async def test_redis_server_add_accepts_the_bounds(
     assert result["data"]["name"] == "a" * 64
     assert result["data"]["db"] == 15
     assert redis_tls.tls is not None
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     ca_bundle = f"\n{redis_tls.tls.ca_pem}\n{redis_tls.tls.cert_file.read_text()}\n"
     result = await configure(hass, flow_id, redis_form(redis_tls, "tls", tls=True, ca_cert=ca_bundle))
     assert not isinstance(result, InvalidData)
@@ -547,13 +565,13 @@ async def test_redis_server_twice_by_another_spelling(
     hass: HomeAssistant, guard: Guard, redis_plain: RedisServer, spelling: str
 ) -> None:
     """Row 6: localhost:P, 127.1:P, LOCALHOST:P were created beside 127.0.0.1:P."""
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_plain, "first"))
     assert not isinstance(result, InvalidData)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
     await hass.async_block_till_done()
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_plain, "second", host=spelling))
     assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
@@ -563,7 +581,7 @@ async def test_redis_server_identity_is_checked_before_the_probe(
     hass: HomeAssistant, guard: Guard, redis_owned: RedisServer
 ) -> None:
     """The same server is refused even while it is down (no wait for a timeout, no cannot_connect)."""
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_owned, "first"))
     assert not isinstance(result, InvalidData)
     assert result["type"] is FlowResultType.CREATE_ENTRY, result
@@ -571,7 +589,7 @@ async def test_redis_server_identity_is_checked_before_the_probe(
     await hass.async_block_till_done()
     redis_owned.stop()
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_owned, "second", host="localhost"))
     assert_aborted(result, "already_configured")
     await hass.config_entries.async_unload(first.entry_id)
@@ -585,7 +603,7 @@ async def test_redis_server_identity_of_an_older_entry(
     """An entry stored before this check (no unique_id, never set up here) counts as well."""
     server_entry(redis_plain, "older").add_to_hass(hass)
     guard.mark()
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, redis_form(redis_plain, "newer", host="LocalHost."))
     assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
@@ -599,9 +617,8 @@ async def test_redis_server_reconfigure_onto_another_entrys_server(
     other = server_entry(redis_plain, "b", port=free_port())
     other.add_to_hass(hass)
     guard.mark()
-    result = await other.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure_redis_server"
-    result = await configure(hass, result["flow_id"], reconnect_form(redis_plain, host="::1"))
+    flow_id = await start_redis_reconfigure(hass, other)
+    result = await configure(hass, flow_id, reconnect_form(redis_plain, host="::1"))
     assert_aborted(result, "already_configured")
     await guard.assert_unchanged()
 
@@ -629,9 +646,9 @@ async def test_redis_server_reconfigure_refuses(
     guard.mark()
     if field == "ca_cert":
         value = BAD_CA_CERTS[str(value)](*tls_texts)
-    result = await entry.start_reconfigure_flow(hass)
+    flow_id = await start_redis_reconfigure(hass, entry)
     form = {**reconnect_form(redis_plain, tls=True), field: value}
-    assert_refused(await configure(hass, result["flow_id"], form), field, key, "reconfigure_redis_server")
+    assert_refused(await configure(hass, flow_id, form), field, key, "reconfigure_redis_single")
     await guard.assert_unchanged()
 
 
@@ -1083,7 +1100,7 @@ async def test_property_redis_server_add(
     user_input = {"name": name, "host": host, "port": port, "db": db, "tls": tls, "tls_verify": True}
     optional = {"ca_cert": ca_cert, "username": username, "password": password}
     user_input |= {field: value for field, value in optional.items() if value is not None}
-    flow_id = await start_config_flow(hass, "redis_server")
+    flow_id = await start_config_flow(hass, "redis_single")
     result = await configure(hass, flow_id, user_input)
     validators: dict[str, Validator] = {
         "name": v.valid_name,

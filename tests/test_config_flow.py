@@ -69,7 +69,7 @@ async def unload_all(hass: HomeAssistant) -> None:
 async def start_vedirect_flow(hass: HomeAssistant) -> str:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": "user"})
     assert result["type"] is FlowResultType.MENU
-    assert result["menu_options"] == ["vedirect", "redis_server"]
+    assert result["menu_options"] == ["vedirect", "redis_server", "vemonitor_import"]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": "vedirect"})
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "vedirect"
@@ -371,7 +371,7 @@ async def test_reconfigure_of_a_redis_server_goes_to_its_step(hass: HomeAssistan
     entry = redis_server_entry()
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
-    assert result["type"] is FlowResultType.FORM
+    assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "reconfigure_redis_server"
 
 
@@ -483,4 +483,4 @@ async def test_entry_kinds_offer_their_own_features(hass: HomeAssistant) -> None
     assert vedirect.supports_options
     assert not redis.supports_options
     assert set(vedirect.supported_subentry_types) == {SUBENTRY_REDIS_OUTPUT}
-    assert redis.supported_subentry_types == {}
+    assert set(redis.supported_subentry_types) == {"redis_input"}

@@ -13,13 +13,16 @@ from homeassistant.const import (
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.vemonitor.const import (
     CONF_CA_CERT,
     CONF_DB,
     CONF_ENTRY_TYPE,
+    CONF_SERVER_KIND,
     CONF_TLS,
     CONF_TLS_VERIFY,
+    CONF_WAIT_REPLICAS,
     DOMAIN,
     ENTRY_TYPE_REDIS_SERVER,
 )
@@ -30,15 +33,33 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
 async def _start(hass: HomeAssistant) -> str:
-    """Open the integration's flow and pick "Redis server" in the menu."""
+    """Open the integration's flow and pick "Redis server", then "Single server" in the menus."""
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {"next_step_id": "redis_server"}
     )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == ["redis_single", "redis_sentinel", "redis_cluster"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "redis_single"}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "redis_server"
+    assert result["step_id"] == "redis_single"
     assert result["errors"] == {}
+    return result["flow_id"]
+
+
+async def _start_reconfigure(hass: HomeAssistant, entry: MockConfigEntry) -> str:
+    """Open the reconfigure flow of a Redis server entry and keep it a single server."""
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "reconfigure_redis_server"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "reconfigure_redis_single"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reconfigure_redis_single"
     return result["flow_id"]
 
 
@@ -63,6 +84,7 @@ async def test_create_plain_server(hass: HomeAssistant, redis_plain: RedisServer
     assert result["title"] == "local"
     assert result["data"] == {
         CONF_ENTRY_TYPE: ENTRY_TYPE_REDIS_SERVER,
+        CONF_SERVER_KIND: "single",
         CONF_NAME: "local",
         CONF_HOST: "127.0.0.1",
         CONF_PORT: redis_plain.port,
@@ -72,6 +94,7 @@ async def test_create_plain_server(hass: HomeAssistant, redis_plain: RedisServer
         CONF_USERNAME: None,
         CONF_PASSWORD: None,
         CONF_CA_CERT: None,
+        CONF_WAIT_REPLICAS: None,
     }
     entry = result["result"]
     await hass.async_block_till_done()
@@ -241,10 +264,7 @@ async def test_reconfigure(hass: HomeAssistant, redis_auth: RedisServer) -> None
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    result = await entry.start_reconfigure_flow(hass)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reconfigure_redis_server"
-    flow_id = result["flow_id"]
+    flow_id = await _start_reconfigure(hass, entry)
     # Nothing listens there: the entry keeps its settings.
     moved = {
         CONF_HOST: "127.0.0.1",
@@ -264,9 +284,8 @@ async def test_reconfigure(hass: HomeAssistant, redis_auth: RedisServer) -> None
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     # Switch to the default user by host name: username cleared, password replaced.
-    result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
+        await _start_reconfigure(hass, entry),
         {
             CONF_HOST: " 127.0.0.1 ",
             CONF_PORT: redis_auth.port,
@@ -289,9 +308,8 @@ async def test_reconfigure_onto_another_entry_aborts(hass: HomeAssistant, redis_
     server_entry(redis_plain, "first").add_to_hass(hass)
     second = server_entry(redis_plain, "second", **{CONF_PORT: free_port()})
     second.add_to_hass(hass)
-    result = await second.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
+        await _start_reconfigure(hass, second),
         {CONF_HOST: redis_plain.host, CONF_PORT: redis_plain.port, CONF_TLS: False, CONF_TLS_VERIFY: True},
     )
     assert result["type"] is FlowResultType.ABORT

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry, ConfigSubentryData
 from homeassistant.const import (
     CONF_HOST,
     CONF_PASSWORD,
@@ -41,6 +41,7 @@ from custom_components.vemonitor.const import (
 from custom_components.vemonitor.diagnostics import async_get_config_entry_diagnostics
 from custom_components.vemonitor.models import VeDirectSample
 from custom_components.vemonitor.redis_outputs import SPOOL_DIRECTORY
+from custom_components.vemonitor.redis_worker import OutputWorker
 from custom_components.vemonitor.vedirect import scalar_value
 from tests.ha_vedirect import (
     BMV_CAPTURE,
@@ -643,6 +644,7 @@ async def test_diagnostics_of_entries_not_loaded(hass: HomeAssistant, redis_plai
     assert {"redis_server": server_part["redis_server"]} == {
         "redis_server": {
             "name": "local",
+            "kind": "single",
             "port": redis_plain.port,
             "db": 0,
             "username_set": True,
@@ -650,6 +652,7 @@ async def test_diagnostics_of_entries_not_loaded(hass: HomeAssistant, redis_plai
             "tls": False,
             "tls_verify": True,
             "ca_cert_set": False,
+            "wait_replicas_configured": None,
         }
     }
     (subentry_id,) = block.subentries
@@ -787,3 +790,52 @@ async def test_restart_with_redis_down_delivers_once_redis_answers(
         slots = sorted(int(sample.timestamp.timestamp()) for sample in run)
         assert slots == list(range(slots[0], slots[0] + len(run)))  # one sample per second, none twice
     await unload(hass, server)
+
+
+@pytest.mark.parametrize("change", ["removed", "unloaded"])
+async def test_output_removed_or_unloaded_while_starting(
+    hass: HomeAssistant,
+    redis_plain: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    change: str,
+) -> None:
+    """An output deleted, or its device unloaded, while the new output starts (its spool loading): no
+    sensor is added (to an unknown subentry or an unloaded platform), the output does not keep running."""
+    server = server_entry(redis_plain)
+    await setup_entry(hass, server)
+    started, release = asyncio.Event(), asyncio.Event()
+    original = OutputWorker.start
+
+    async def start(worker: OutputWorker) -> None:
+        started.set()
+        await release.wait()
+        await original(worker)
+
+    monkeypatch.setattr(OutputWorker, "start", start)
+    async with repeating_simulator(bmv_emission()) as sim:
+        assert sim.url is not None
+        block = block_with_outputs(sim.url)
+        await setup_entry(hass, block)
+        added = output_subentry(server.entry_id, "racing", {"bmv712": ["V"]})
+        hass.config_entries.async_add_subentry(block, ConfigSubentry(**added))  # type: ignore[typeddict-item]
+        await asyncio.wait_for(started.wait(), WAIT)
+        (subentry_id,) = block.subentries
+        if change == "removed":
+            assert hass.config_entries.async_remove_subentry(block, subentry_id)
+            release.set()
+            await hass.async_block_till_done()
+        else:
+            unloading = hass.async_create_task(hass.config_entries.async_unload(block.entry_id))
+            await wait_until(lambda: block.state is ConfigEntryState.UNLOAD_IN_PROGRESS)
+            await asyncio.sleep(0.1)
+            release.set()
+            assert await unloading
+            await hass.async_block_till_done()
+        pending = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_pending_samples")
+        assert pending is None or hass.states.get(pending) is None
+        assert "unknown subentry" not in caplog.text
+        assert "Traceback" not in caplog.text
+        if change == "removed":
+            await unload(hass, block)
+    assert not [task for task in asyncio.all_tasks() if "vemonitor redis output" in task.get_name()]

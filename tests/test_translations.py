@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from custom_components.vemonitor.binary_sensor import BINARY_SENSOR_DESCRIPTIONS, LINK_DESCRIPTION
+from custom_components.vemonitor.redis_entities import OUTPUT_SENSORS, SERVER_SENSORS
 from custom_components.vemonitor.sensor import LINK_SENSOR_DESCRIPTIONS, SENSOR_DESCRIPTIONS
 
 TRANSLATIONS = Path(__file__).parent.parent / "custom_components" / "vemonitor" / "translations"
@@ -41,7 +42,7 @@ def test_every_entity_and_state_is_translated() -> None:
         assert description.translation_key in entity["sensor"], description.key
         for option in description.options or []:
             assert option in entity["sensor"][description.translation_key]["state"], option
-    for description in (*LINK_SENSOR_DESCRIPTIONS,):
+    for description in (*LINK_SENSOR_DESCRIPTIONS, *OUTPUT_SENSORS, *SERVER_SENSORS):
         assert description.translation_key in entity["sensor"]
     assert "other_field" in entity["sensor"]
     for description in (*BINARY_SENSOR_DESCRIPTIONS.values(), LINK_DESCRIPTION):

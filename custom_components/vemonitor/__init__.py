@@ -19,6 +19,7 @@ from .coordinator import VeDirectCoordinator
 from .hex_entities import WANTED_REGISTERS
 from .identity import default_device_key
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_inputs import async_setup_redis_inputs
 from .redis_outputs import async_remove_redis_outputs, async_setup_redis_outputs
 from .redis_server import async_setup_redis_server
 from .repairs import async_port_is_back
@@ -34,7 +35,7 @@ VEDIRECT_PLATFORMS: list[Platform] = [
     Platform.SENSOR,
     Platform.SWITCH,
 ]
-REDIS_SERVER_PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR]
+REDIS_SERVER_PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 
 def _platforms(entry: VeMonitorConfigEntry) -> list[Platform]:
@@ -77,6 +78,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VeMonitorConfigEntry) ->
     """Set up a Redis server, or a VE.Direct device (not ready until its first valid block)."""
     if is_redis_server(entry):
         entry.runtime_data = await async_setup_redis_server(hass, entry)
+        await async_setup_redis_inputs(hass, entry)  # before the sensors: they add the inputs' ones
     else:
         if (
             CONF_DEVICE_KEY not in entry.data

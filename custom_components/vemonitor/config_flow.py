@@ -1,4 +1,5 @@
-"""Config flow of VE Monitor: the menu and the VE.Direct steps (Redis servers: redis_server_flow.py)."""
+"""Config flow of VE Monitor: the menu and the VE.Direct steps (Redis servers: redis_server_flow.py; the
+import of a vemonitor configuration: import_flow.py)."""
 
 from collections.abc import Callable, Mapping
 import re
@@ -29,6 +30,7 @@ from .const import (
     ENTRY_MINOR_VERSION,
     ENTRY_TYPE_REDIS_SERVER,
     ENTRY_TYPE_VEDIRECT,
+    SUBENTRY_REDIS_INPUT,
     SUBENTRY_REDIS_OUTPUT,
 )
 from .flow_forms import form_schema, number_selector, redisplayed
@@ -40,7 +42,9 @@ from .identity import (
     async_same_port,
     async_stable_port,
 )
+from .import_flow import IMPORT_STEP, VemonitorImportFlow
 from .models import VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_input_flow import RedisInputSubentryFlow
 from .redis_output_flow import RedisOutputSubentryFlow
 from .redis_server_flow import RedisServerFlow
 from .validation import (
@@ -88,8 +92,9 @@ _CONFIRM_FIELDS: dict[str, Callable[[Any], object]] = {CONF_NAME: valid_name, **
 _DEVICE_FIELDS: dict[str, Callable[[Any], object]] = {**_CONFIRM_FIELDS, **_PORT_FIELDS}
 
 
-class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
-    """VE.Direct devices, and (through RedisServerFlow) Redis servers."""
+class VeMonitorConfigFlow(RedisServerFlow, VemonitorImportFlow, domain=DOMAIN):
+    """VE.Direct devices, and Redis servers (RedisServerFlow), and the import of a vemonitor configuration
+    (VemonitorImportFlow)."""
 
     VERSION = 1
     # 1.2: VE.Direct options hold entity_interval; 1.3: VE.Direct data its device key (async_migrate_entry)
@@ -105,7 +110,7 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask which kind of entry to add."""
         return self.async_show_menu(
-            step_id="user", menu_options=[ENTRY_TYPE_VEDIRECT, ENTRY_TYPE_REDIS_SERVER]
+            step_id="user", menu_options=[ENTRY_TYPE_VEDIRECT, ENTRY_TYPE_REDIS_SERVER, IMPORT_STEP]
         )
 
     async def async_step_vedirect(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -274,10 +279,10 @@ class VeMonitorConfigFlow(RedisServerFlow, domain=DOMAIN):
     def async_get_supported_subentry_types(
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
-        """Redis outputs hang under VE.Direct devices only."""
+        """Redis outputs hang under VE.Direct devices, Redis inputs under Redis servers."""
         if is_vedirect(config_entry):
             return {SUBENTRY_REDIS_OUTPUT: RedisOutputSubentryFlow}
-        return {}
+        return {SUBENTRY_REDIS_INPUT: RedisInputSubentryFlow}
 
 
 class VeDirectOptionsFlow(OptionsFlowWithReload):

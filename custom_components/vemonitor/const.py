@@ -42,6 +42,16 @@ CONF_TLS: Final = "tls"
 CONF_TLS_VERIFY: Final = "tls_verify"
 CONF_CA_CERT: Final = "ca_cert"  # optional PEM of the CA that signed the server certificate
 DEFAULT_REDIS_PORT: Final = 6379
+# The kind of Redis a server entry reaches: "single", "sentinel" or "cluster" (redis_worker.SERVER_KINDS).
+# Absent (entries made before the kinds): a single server; no migration.
+CONF_SERVER_KIND: Final = "server_kind"
+# Sentinel: the sentinels; Cluster: the nodes to start from. A list of "host:port" ("[v6]:port") strings.
+CONF_NODES: Final = "nodes"
+CONF_SERVICE_NAME: Final = "service_name"  # Sentinel: the name the sentinels monitor the master under
+CONF_SENTINEL_USERNAME: Final = "sentinel_username"  # AUTH to the sentinels themselves (not the master)
+CONF_SENTINEL_PASSWORD: Final = "sentinel_password"  # noqa: S105 (a key, not a password)
+# Replicas that must confirm each batch (WAIT): absent or None automatic, 0 never wait.
+CONF_WAIT_REPLICAS: Final = "wait_replicas"
 
 # Redis output subentries of a VE.Direct entry (the server they write to: CONF_SOURCE).
 SUBENTRY_REDIS_OUTPUT: Final = "redis_output"
@@ -62,6 +72,14 @@ SET_MEMBERS_HASHES: Final = "hashes"
 DEFAULT_RETENTION: Final = 7 * 86_400
 DEFAULT_REDIS_DATA_STRUCTURE: Final = "HmapTimeSeries"
 DEFAULT_CACHE_INTERVAL: Final = 5
+
+# Redis input subentries of a Redis server entry: its name (CONF_NAME, unique among the server's inputs),
+# then CONF_REDIS_NODE, CONF_REDIS_DATA_STRUCTURE, CONF_TIME_INTERVAL (the read interval), CONF_COLUMNS and
+# CONF_REF_COLS as an output stores them, and how old the newest point may be before its sensors go
+# unavailable.
+SUBENTRY_REDIS_INPUT: Final = "redis_input"
+CONF_STALE_AFTER: Final = "stale_after"
+DEFAULT_STALE_AFTER: Final = 15  # seconds: 3 x the send interval of a default output (1 s x 5)
 
 
 def stall_seconds(time_interval: int) -> int:

@@ -1,5 +1,5 @@
-"""Diagnostics download: settings and state, with passwords, hosts, user names, certificates and serial
-numbers redacted (also inside the raw block)."""
+"""Diagnostics download: settings and state, with passwords, hosts (Redis nodes too), user names, certificates
+and serial numbers redacted (also inside the raw block)."""
 
 from dataclasses import asdict
 import re
@@ -10,19 +10,23 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, CONF_USERNAME
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_CA_CERT, CONF_DEVICE_KEY
+from .const import CONF_CA_CERT, CONF_DEVICE_KEY, CONF_NODES, CONF_SENTINEL_PASSWORD, CONF_SENTINEL_USERNAME
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server, is_vedirect
+from .redis_inputs import redis_inputs_diagnostics
 from .redis_outputs import redis_outputs_diagnostics
-from .redis_server import async_get_redis_server, redis_server_diagnostics
+from .redis_server import async_get_redis_server, async_redis_server_diagnostics
 from .vedirect import VeCode, VeFlags
 from .vedirect.fields import Value
 
 SERIAL_LABEL = "SER#"
-# The device key is a serial number too (or an entry id).
+# The device key is a serial number too (or an entry id); the nodes of a Sentinel or Cluster entry are hosts.
 TO_REDACT = {
     CONF_PASSWORD,
     CONF_HOST,
     CONF_USERNAME,
+    CONF_NODES,
+    CONF_SENTINEL_USERNAME,
+    CONF_SENTINEL_PASSWORD,
     CONF_CA_CERT,
     CONF_DEVICE_KEY,
     SERIAL_LABEL,
@@ -83,9 +87,10 @@ async def async_get_config_entry_diagnostics(
         "entry": {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)}
     }
     if is_redis_server(entry):
-        diagnostics["redis_server"] = redis_server_diagnostics(
+        diagnostics["redis_server"] = await async_redis_server_diagnostics(
             entry, async_get_redis_server(hass, entry.entry_id)
         )
+        diagnostics["redis_inputs"] = redis_inputs_diagnostics(hass, entry)
     elif is_vedirect(entry) and entry.state is ConfigEntryState.LOADED:
         diagnostics["vedirect"] = _vedirect_diagnostics(entry.runtime_data)
     else:

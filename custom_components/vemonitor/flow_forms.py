@@ -16,6 +16,11 @@ from homeassistant.helpers.selector import (
 )
 import voluptuous as vol
 
+from .const import CONF_SENTINEL_PASSWORD
+
+# Fields never shown back to a form (nor kept in its suggested values).
+SECRET_FIELDS = frozenset({CONF_PASSWORD, CONF_SENTINEL_PASSWORD})
+
 
 def form_schema(fields: Mapping[Any, Any]) -> Any:
     """A form (or action) schema. Typed Any on purpose: HA 2026.9+ annotates probatio.Schema, 2026.5
@@ -69,10 +74,10 @@ MULTILINE_SELECTOR = TextSelector(TextSelectorConfig(multiline=True))
 
 
 def redisplayed(user_input: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A refused form's input to show again: never a password, and only values a form field holds (the REST
-    API can send anything)."""
+    """A refused form's input to show again: never a password (the master's or the sentinels'), and only
+    values a form field holds (the REST API can send anything)."""
     return {
         key: value
         for key, value in (user_input or {}).items()
-        if key != CONF_PASSWORD and isinstance(value, str | int | float | list | dict)
+        if key not in SECRET_FIELDS and isinstance(value, str | int | float | list | dict)
     }

@@ -17,7 +17,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator
 
 from .const import CONF_ENTRY_TYPE, DOMAIN, ENTRY_TYPE_REDIS_SERVER, LOGGER
-from .redis_worker import AUTH_ERRORS, CONNECTION_ERRORS, RedisConnector, RedisWorkerError
+from .redis_worker import AUTH_ERRORS, CONNECTION_ERRORS, RedisConnector, RedisWorkerError, Topology
 from .redis_worker.errors import classify
 from .vedirect import DeviceFrame, VeDirectClient
 from .vedirect.registers import Family, HexValue, Register
@@ -103,8 +103,9 @@ def signal_redis_server_ready(entry_id: str) -> str:
 
 
 class RedisServerRuntime:
-    """entry.runtime_data of a Redis server: the pool every output of this server shares, and whether the
-    server answers (health check + what the outputs report)."""
+    """entry.runtime_data of a Redis server: the pool every output of this server shares, whether the
+    server answers (health check + what the outputs report), and its topology at the last health check
+    (the master the sentinels name, the cluster's shards; failovers are counted by the connector)."""
 
     def __init__(
         self, hass: HomeAssistant, entry: ConfigEntry, connector: RedisConnector, version: str | None
@@ -115,6 +116,7 @@ class RedisServerRuntime:
         self.server_version = version
         self.connected = True
         self.last_error: RedisWorkerError | None = None
+        self.topology: Topology | None = None
         self._listeners: list[CALLBACK_TYPE] = []
 
     def __repr__(self) -> str:
@@ -122,7 +124,9 @@ class RedisServerRuntime:
 
     @callback
     def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
-        """Call `listener()` when the connectivity changes; returns the unsubscribe function."""
+        """Call `listener()` when the connectivity changes and after every health check that reached the
+        server (the entities write their state only if what they show changed); returns the unsubscribe
+        function."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -141,28 +145,39 @@ class RedisServerRuntime:
         if not self.connected:
             return
         self.connected = False
+        self.topology = None  # unknown until a health check reaches the server again
         LOGGER.info("Redis server %r is unavailable: %s", self.entry.title, error)
         self._notify()
 
     @callback
     def async_report_success(self) -> None:
-        """The server answered: mark it back (logged once) and tell its outputs to send now."""
+        """The server answered: mark it back (logged once) and tell its outputs to send now. Back through
+        an output's write, a health check follows at once, so that the topology entities show the master
+        or the shards it came back with (unavailable until then), never those of before the outage."""
         self.last_error = None
         if self.connected:
             return
         self.connected = True
         LOGGER.info("Redis server %r is available again", self.entry.title)
+        if self.topology is None:
+            self.entry.async_create_background_task(
+                self.hass, self.async_check(), f"{DOMAIN} health check of {self.entry.title}"
+            )
         self._notify()
         async_dispatcher_send(self.hass, signal_redis_server_ready(self.entry.entry_id))
 
     async def async_check(self, _now: datetime | None = None) -> None:
-        """PING with the shared pool (a connection the server closed reconnects by itself)."""
+        """Ask the topology with the shared pool (a connection the server closed reconnects by itself): a
+        PING of a single server, the master the sentinels name, a PING of every cluster primary."""
         try:
-            await self.connector.client.ping()
+            topology = await self.connector.topology()
         except Exception as exc:
             self.async_report_failure(classify(exc, self.connector.settings.address))
-        else:
-            self.async_report_success()
+            return
+        self.topology = topology
+        if self.connected:
+            self._notify()  # the topology and the last failover may have changed
+        self.async_report_success()
 
     def _notify(self) -> None:
         for listener in list(self._listeners):

@@ -1,9 +1,10 @@
 """Entities of the Redis side: a Redis server's connectivity, and the delivery state of each output.
 
-A Redis server entry gets a service device with a connectivity binary sensor. Each Redis output gets its own
-service device in the VE.Direct entry, tied to its subentry (removing the output removes the device and its
-entities), connected through the VE.Direct device; a device belongs to one config entry (HA 2026.8), so the
-server's device cannot host them.
+A Redis server entry gets a service device with a connectivity binary sensor; a Sentinel entry also the
+master the sentinels name, a Cluster entry the shards that answer, both the last failover seen. Each Redis
+output gets its own service device in the VE.Direct entry, tied to its subentry (removing the output removes
+the device and its entities), connected through the VE.Direct device; a device belongs to one config entry
+(HA 2026.8), so the server's device cannot host them.
 """
 
 from collections.abc import Callable
@@ -31,9 +32,27 @@ from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from .const import DOMAIN
 from .entity import ChangedStateWriter
 from .models import RedisServerConfigEntry, RedisServerRuntime
-from .redis_worker import OutputState
+from .redis_worker import CLUSTER, SENTINEL, SINGLE, OutputState, ServerKind
 
 REDIS_MANUFACTURER = "Redis"
+SERVER_MODELS: dict[ServerKind, str] = {
+    SINGLE: "Redis server",
+    SENTINEL: "Redis Sentinel",
+    CLUSTER: "Redis Cluster",
+}
+
+
+def server_device_info(entry: RedisServerConfigEntry) -> DeviceInfo:
+    """The service device of a Redis server entry, described from its kind and what the server told."""
+    runtime = entry.runtime_data
+    return DeviceInfo(
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer=REDIS_MANUFACTURER,
+        model=SERVER_MODELS[runtime.connector.settings.kind],
+        sw_version=runtime.server_version,
+        entry_type=DeviceEntryType.SERVICE,
+    )
 
 
 class RedisServerConnectivity(ChangedStateWriter, BinarySensorEntity):
@@ -49,14 +68,7 @@ class RedisServerConnectivity(ChangedStateWriter, BinarySensorEntity):
         """Describe the server's device from its entry and what the server told at setup."""
         self._runtime: RedisServerRuntime = entry.runtime_data
         self._attr_unique_id = f"{entry.entry_id}_connectivity"
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, entry.entry_id)},
-            name=entry.title,
-            manufacturer=REDIS_MANUFACTURER,
-            model="Redis server",
-            sw_version=self._runtime.server_version,
-            entry_type=DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = server_device_info(entry)
 
     @property
     @override
@@ -70,6 +82,89 @@ class RedisServerConnectivity(ChangedStateWriter, BinarySensorEntity):
     @override
     async def async_added_to_hass(self) -> None:
         self.async_on_remove(self._runtime.async_add_listener(self.async_write_changed_state))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RedisServerSensorDescription(SensorEntityDescription):
+    """A sensor of a Redis server's topology, on the entries of `kinds`."""
+
+    kinds: frozenset[ServerKind]
+    value_fn: Callable[[RedisServerRuntime], str | int | datetime | None]
+    live: bool = True
+    """Read at the last health check, so unknown (unavailable) while the server is not reached; else a fact
+    that stays true (the last failover)."""
+
+
+# Each changes only at a failover (or while a shard is away): a healthy system writes no state for them.
+SERVER_SENSORS: tuple[RedisServerSensorDescription, ...] = (
+    RedisServerSensorDescription(
+        key="master",
+        translation_key="redis_master",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        kinds=frozenset({SENTINEL}),
+        value_fn=lambda runtime: None if runtime.topology is None else runtime.topology.master,
+    ),
+    RedisServerSensorDescription(
+        key="shards_answering",
+        translation_key="redis_shards_answering",
+        state_class=SensorStateClass.MEASUREMENT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        kinds=frozenset({CLUSTER}),
+        value_fn=lambda runtime: None if runtime.topology is None else runtime.topology.shards_answering,
+    ),
+    RedisServerSensorDescription(
+        key="last_failover",
+        translation_key="redis_last_failover",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        kinds=frozenset({SENTINEL, CLUSTER}),
+        live=False,
+        value_fn=lambda runtime: runtime.connector.last_failover,
+    ),
+)
+
+
+class RedisServerSensor(ChangedStateWriter, SensorEntity):
+    """What the last health check found of a Sentinel or Cluster server, on the server's device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: RedisServerSensorDescription
+
+    def __init__(self, entry: RedisServerConfigEntry, description: RedisServerSensorDescription) -> None:
+        """Put the sensor on the server's device."""
+        self._runtime: RedisServerRuntime = entry.runtime_data
+        self.entity_description = description
+        self._attr_unique_id = f"{entry.entry_id}_{description.key}"
+        self._attr_device_info = server_device_info(entry)
+
+    @property
+    @override
+    def available(self) -> bool:
+        return not self.entity_description.live or (
+            self._runtime.connected and self._runtime.topology is not None
+        )
+
+    @property
+    @override
+    def native_value(self) -> str | int | datetime | None:
+        return self.entity_description.value_fn(self._runtime)
+
+    @override
+    def shown(self) -> object:
+        return self.available, self.native_value
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        self.async_on_remove(self._runtime.async_add_listener(self.async_write_changed_state))
+
+
+def server_sensors(entry: RedisServerConfigEntry) -> list[RedisServerSensor]:
+    """The topology sensors of a server entry's kind (none for a single server)."""
+    kind = entry.runtime_data.connector.settings.kind
+    return [
+        RedisServerSensor(entry, description) for description in SERVER_SENSORS if kind in description.kinds
+    ]
 
 
 class RedisOutputView(Protocol):

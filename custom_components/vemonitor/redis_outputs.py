@@ -16,6 +16,7 @@ from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
     ConfigEntryChange,
+    ConfigEntryState,
     ConfigSubentry,
 )
 from homeassistant.const import CONF_SOURCE, EVENT_HOMEASSISTANT_STOP
@@ -250,8 +251,8 @@ class RedisOutput:
 
     async def async_start(self) -> None:
         """Reload what a previous run spooled, then send on schedule, and at once when the server answers."""
-        self._stopped = False
         await self.worker.start()
+        self._stopped = False  # only now: a stop during the reload (an unload) leaves it to the reconcile
         self._unsubscribe_ready = async_dispatcher_connect(
             self.hass, signal_redis_server_ready(self.config.source), self._server_ready
         )
@@ -302,14 +303,10 @@ class RedisOutput:
             "dropped_samples": state.dropped_samples,
             "written_samples": state.written_samples,
             "expired_samples": state.expired_samples,
-            "last_successful_write": None
-            if state.last_successful_write is None
-            else state.last_successful_write.isoformat(),
-            "last_error": None if state.last_error is None else type(state.last_error).__name__,
+            "last_successful_write": state.last_successful_write and state.last_successful_write.isoformat(),
+            "last_error": state.last_error and type(state.last_error).__name__,
             # The server's words (e.g. WRONGTYPE, OOM), without its address; never a password.
-            "last_error_message": None
-            if state.last_error is None
-            else self._without_address(state.last_error),
+            "last_error_message": state.last_error and self._without_address(state.last_error),
         }
 
     def _without_address(self, error: RedisWorkerError) -> str:
@@ -333,11 +330,7 @@ async def _async_forget(hass: HomeAssistant, subentry_id: str) -> None:
 
 def output_subentries(device: ConfigEntry) -> dict[str, ConfigSubentry]:
     """The redis_output subentries of a VE.Direct entry."""
-    return {
-        subentry_id: subentry
-        for subentry_id, subentry in device.subentries.items()
-        if subentry.subentry_type == SUBENTRY_REDIS_OUTPUT
-    }
+    return {key: sub for key, sub in device.subentries.items() if sub.subentry_type == SUBENTRY_REDIS_OUTPUT}
 
 
 class RedisOutputs:
@@ -389,27 +382,35 @@ class RedisOutputs:
         return output
 
     async def async_stop(self, _event: Event | None = None) -> None:
-        """Stop every worker (final flush, the rest spooled): on unload and when Home Assistant stops.
-
-        All at once, so that unreachable servers cost one connect timeout, not one per output.
-        """
+        """Stop every worker (final flush, the rest spooled): on unload and when Home Assistant stops. All at
+        once, so that unreachable servers cost one connect timeout, not one per output."""
         await asyncio.gather(*(output.async_stop() for output in self.outputs.values()))
 
+    def _closing(self) -> bool:
+        """Unloading (platforms first: an entity added now would stay) or not loaded: start, add nothing."""
+        return self.device.state not in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
+
     async def async_reconcile(self) -> None:
-        """Follow the subentries: start new outputs, restart changed ones, remove deleted ones."""
+        """Start new outputs, restart changed ones, remove deleted ones (also deleted during a (re)start)."""
         async with self._reconcile_lock:
+            if self._closing():
+                return
             wanted = output_subentries(self.device)
             for subentry_id in [key for key in self.outputs if key not in wanted]:
                 await self.outputs.pop(subentry_id).async_remove()
             for subentry_id, subentry in wanted.items():
-                existing = self.outputs.get(subentry_id)
-                if existing is None:
-                    self._async_add_output_sensors(await self._async_add(subentry))
-                elif (
-                    OutputConfig.from_subentry(subentry) != existing.config
-                    or subentry.title != existing.title
-                ):
-                    await existing.async_restart(subentry)
+                if new := (output := self.outputs.get(subentry_id)) is None:
+                    output = await self._async_add(subentry)
+                elif OutputConfig.from_subentry(subentry) != output.config or subentry.title != output.title:
+                    await output.async_restart(subentry)
+                else:
+                    continue
+                if subentry_id not in self.device.subentries:
+                    await self.outputs.pop(subentry_id).async_remove()
+                elif self._closing():
+                    await output.async_stop()  # the unload's stop may have run before this start
+                elif new:
+                    self._async_add_output_sensors(output)
 
     def diagnostics(self) -> dict[str, Any]:
         """Every output's settings and state, by subentry id."""

@@ -27,10 +27,14 @@ UI_TIMEOUT_MS = 20_000
 # The probe of a VE.Direct port waits 10 s for a valid block before it answers "no data".
 PROBE_TIMEOUT_MS = 30_000
 
-# The translated errors of translations/en.json that the bad inputs must show.
-INVALID_NAME = json.loads(
+# The translated strings of translations/en.json the scenario looks for: the errors the bad inputs must show,
+# the menu of the kinds of Redis server and its "Single server" option.
+_EN = json.loads(
     (Path(__file__).parents[2] / "custom_components" / DOMAIN / "translations" / "en.json").read_text()
-)["config"]["error"]["invalid_name"]
+)["config"]
+INVALID_NAME = _EN["error"]["invalid_name"]
+KIND_MENU_DESCRIPTION = _EN["step"]["redis_server"]["description"]
+SINGLE_SERVER = _EN["step"]["redis_server"]["menu_options"]["redis_single"]
 CANNOT_CONNECT = "Cannot connect to the Redis server"
 NO_DATA = "no valid VE.Direct data arrived"
 
@@ -43,6 +47,21 @@ RETENTION_DAYS = 30
 MPPT = "mppt"
 LOAD_OUTPUT_CONTROL = "0xEDAB"
 HEX_TIMEOUT = 90.0  # the settings are read in the background after the entry is set up
+
+# The import of a vemonitor configuration: the Phoenix simulator (a port no other step uses) read by a
+# serial input, written to the Redis server "local" of the first steps (the import reuses it).
+IMPORT = {
+    "menu": _EN["step"]["user"]["menu_options"]["vemonitor_import"],
+    "yaml_label": _EN["step"]["vemonitor_import"]["data"]["yaml_text"],
+    "preview_title": _EN["step"]["vemonitor_import_preview"]["title"],
+    "done": _EN["abort"]["import_successful"].split("\n")[0],
+    "reused": "already added as",
+    # The error of a text that is not YAML, at its line 3 (what follows is the parser's own message).
+    "not_yaml": _EN["error"]["import_not_yaml"].replace("{where}", "pasted text, line 3").split(": {")[0],
+}
+IMPORTED_DEVICE = "inverter"
+IMPORTED_NODE = "inv_import"
+IMPORTED_PRODUCT = "Phoenix Inverter 12V 800VA 230V (0xA261)"
 
 
 @dataclass
@@ -288,6 +307,9 @@ async def scenario(
 
     async with report.step("Redis server: bad name refused", page):
         await ui.dialog.get_by_text("Redis server", exact=True).click()
+        # The menu of the kinds of Redis server comes next: a single server here.
+        await expect(ui.dialog.get_by_text(KIND_MENU_DESCRIPTION)).to_be_visible()
+        await ui.dialog.get_by_text(SINGLE_SERVER, exact=True).click()
         await ui.fill("name", "my redis")
         await ui.fill("host", stack.redis_host)
         await ui.fill_number("Port", stack.redis_port)
@@ -390,6 +412,95 @@ async def scenario(
 
     async with report.step("MPPT: load output switched off from its device page, over HEX", page):
         await check_load_output_switch(ui, api, stack)
+
+    async with report.step("Import: a broken vemonitor YAML is refused, naming its line", page):
+        before = sorted(entry["title"] for entry in await api.entries())
+        assert before == sorted(["local", "bmv712", MPPT]), before
+        await ui.open_add_integration()
+        await ui.dialog.get_by_text(IMPORT["menu"], exact=True).click()
+        # The form's one multi-line box (the path is a single-line one).
+        yaml_box = ui.dialog.locator("textarea").first
+        await expect(ui.dialog.get_by_text(IMPORT["yaml_label"]).first).to_be_visible()
+        await yaml_box.fill("appConnectors:\n  serial: [\n")
+        await ui.submit()
+        await ui.expect_error(IMPORT["not_yaml"])
+        assert len(await api.entries()) == len(before), "a refused import created an entry"
+
+    async with report.step("Import: a pasted vemonitor YAML adds the Phoenix inverter and its output", page):
+        await yaml_box.fill(import_yaml(stack))
+        await ui.submit()
+        await expect(ui.dialog.get_by_text(IMPORT["preview_title"]).first).to_be_visible()
+        await expect(ui.dialog.get_by_text(IMPORT["reused"]).first).to_be_visible()
+        await expect(ui.dialog.get_by_text(IMPORTED_PRODUCT).first).to_be_visible()
+        await report.picture(page, "import-preview")
+        assert len(await api.entries()) == len(before), "the preview created an entry"
+        await ui.submit()  # the port is probed (its PID compared), then the entries are added
+        await expect(ui.dialog.get_by_text(IMPORT["done"]).first).to_be_visible(timeout=PROBE_TIMEOUT_MS)
+        await check_import(ui, api, redis)
+
+
+def import_yaml(stack: Stack) -> str:
+    """A small vemonitor configuration: the Phoenix simulator's port with its PID, the stack's Redis (the
+    server "local" already added), one output of three columns."""
+    return f"""\
+appConnectors:
+  serial:
+    {IMPORTED_DEVICE}:
+      active: True
+      serialPort: "{stack.ports["phoenix"]}"
+      serialTest:
+        PIDTest: {{typeTest: "value", key: "PID", value: "0xA261"}}
+  redis:
+    local:
+      host: "{stack.redis_host}"
+      port: {stack.redis_port}
+      db: 0
+appBlocks:
+  - name: "inverterToRedis"
+    app: "batSerialMonitor"
+    inputs:
+      serial:
+        - name: "{IMPORTED_DEVICE}"
+          source: "{IMPORTED_DEVICE}"
+          time_interval: 1
+    outputs:
+      redis:
+        - source: "local"
+          time_interval: 1
+          redis_node: "{IMPORTED_NODE}"
+          columns:
+            {IMPORTED_DEVICE}: ['V', 'AC_OUT_V', 'AC_OUT_I']
+"""
+
+
+async def check_import(ui: Ui, api: HaApi, redis: aioredis.Redis) -> None:
+    """One new entry (the server is reused) with its output; the device's page and its live values; the
+    output writing the vemonitor daemon's layout (hash names in the SET)."""
+    page = ui.page
+    by_title = {entry["title"]: entry for entry in await api.entries()}
+    assert sorted(by_title) == sorted(["local", "bmv712", MPPT, IMPORTED_DEVICE]), sorted(by_title)
+    assert by_title[IMPORTED_DEVICE]["num_subentries"] == 1, by_title[IMPORTED_DEVICE]
+    voltage = f"sensor.{IMPORTED_DEVICE}_ac_output_voltage"
+
+    async def live() -> str | None:
+        state = await api.state(voltage)
+        return state if state not in (None, "unknown", "unavailable") else None
+
+    value = await eventually(live, 60, f"no value of {voltage}")
+    await ui.goto("/config/devices/dashboard")
+    await page.get_by_text(IMPORTED_DEVICE, exact=True).first.click()
+    await expect(page.get_by_text("AC output voltage", exact=True).first).to_be_visible()
+
+    async def written() -> set[str] | None:
+        members = await redis.smembers(IMPORTED_NODE)
+        return members if members and await redis.hlen(f"{IMPORTED_NODE}_{IMPORTED_DEVICE}") else None
+
+    members = await eventually(written, 30, f"no SET {IMPORTED_NODE} with a hash")
+    assert members == {f"{IMPORTED_NODE}_{IMPORTED_DEVICE}"}, members
+    print(
+        f"[e2e]    imported {IMPORTED_DEVICE}: {voltage} = {value}; Redis {IMPORTED_NODE} -> {members}",
+        flush=True,
+    )
 
 
 async def check_load_output_switch(ui: Ui, api: HaApi, stack: Stack) -> None:

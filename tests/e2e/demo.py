@@ -83,8 +83,11 @@ async def create_demo(
     titles = {entry["title"]: entry for entry in await client.config_entries(DOMAIN)}
     if REDIS_SERVER_NAME not in titles:
         flow = _expect(await client.start_flow(DOMAIN), "menu", "start")
+        kinds = _expect(
+            await client.flow_step(flow["flow_id"], {"next_step_id": "redis_server"}), "menu", "menu"
+        )
         form = _expect(
-            await client.flow_step(flow["flow_id"], {"next_step_id": "redis_server"}), "form", "menu"
+            await client.flow_step(kinds["flow_id"], {"next_step_id": "redis_single"}), "form", "kind menu"
         )
         result = await client.flow_step(
             form["flow_id"], _fill(form, {**redis_form, "name": REDIS_SERVER_NAME})

@@ -1,4 +1,5 @@
-"""Fixtures: one real redis-server per session (plus per-test servers for fault tests), no Home Assistant."""
+"""Fixtures: one real redis-server per session (plus per-test servers for fault tests), one Sentinel group and
+one Redis Cluster per session (tests that kill nodes restart them), no Home Assistant."""
 
 from collections.abc import AsyncGenerator, Callable, Generator
 from pathlib import Path
@@ -9,6 +10,7 @@ import redis
 
 from custom_components.vemonitor.redis_worker import RedisConnector, RedisServerSettings
 from tests.redis_server import RedisServer
+from tests.redis_topologies import RedisClusterNodes, SentinelGroup
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +68,38 @@ def make_server(tmp_path: Path) -> Generator[Callable[..., RedisServer]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def sentinel_group(tmp_path_factory: pytest.TempPathFactory) -> Generator[SentinelGroup]:
+    """1 master + 1 replica + 3 sentinels, shared by the session."""
+    pytest_socket.enable_socket()
+    with SentinelGroup(tmp_path_factory.mktemp("sentinel-shared")) as group:
+        yield group
+
+
+@pytest.fixture
+def sentinel(sentinel_group: SentinelGroup) -> SentinelGroup:
+    """The shared group, healthy (a failover of an earlier test settled) and emptied."""
+    sentinel_group.wait_healthy()
+    with sentinel_group.client(sentinel_group.master()) as client:
+        client.flushall()
+    return sentinel_group
+
+
+@pytest.fixture(scope="session")
+def cluster_nodes(tmp_path_factory: pytest.TempPathFactory) -> Generator[RedisClusterNodes]:
+    """3 primaries + 3 replicas, shared by the session."""
+    pytest_socket.enable_socket()
+    with RedisClusterNodes(tmp_path_factory.mktemp("cluster-shared")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def cluster(cluster_nodes: RedisClusterNodes) -> RedisClusterNodes:
+    """The shared cluster, ok (every node of an earlier test back) and emptied."""
+    cluster_nodes.wait_ok()
+    for node in cluster_nodes.primaries():
+        with cluster_nodes.client(node) as client:
+            client.flushall()
+    return cluster_nodes

@@ -6,7 +6,9 @@ multi-field HSET per node). The pipeline is not a MULTI transaction: every comma
 = timestamp, SADD; a Stream's XADD of an id already there is refused, which its structure counts as
 written), so a chunk that fails half-way is simply sent again, and without MULTI the server reports NOPERM,
 READONLY or OOM as themselves instead of EXECABORT. The replies are read in full and the structure says which
-errors fail the chunk (`check_results`). A row leaves the backlog only when Redis answered its chunk.
+errors fail the chunk (`check_results`). A row leaves the backlog only when Redis answered its chunk, and
+the replicas the connector waits for confirmed it (WAIT; ReplicasBehind fails the chunk like a refusal, so
+a failover loses no acknowledged row). On a cluster a chunk is one round trip per shard, sent at once.
 
 While Redis is unreachable the rows stay in the bounded backlog and are appended to the spool (fsynced) at
 every tick, and on a clean stop; on start the spool is read back. Disk is written only while Redis fails,
@@ -41,12 +43,11 @@ from pathlib import Path
 import time
 from typing import Any, Literal
 
-from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from .backlog import Backlog
-from .connector import RedisConnector
-from .errors import AUTH_ERRORS, CONNECTION_ERRORS, RedisWorkerError, classify
+from .connector import AnyPipeline, RedisConnector
+from .errors import AUTH_ERRORS, CONNECTION_ERRORS, RedisWorkerError, ReplicasBehind, classify
 from .sample import Sample
 from .spool import Spool, SpooledRows
 from .structures import (
@@ -387,7 +388,6 @@ class OutputWorker:
         expired = 0
         try:
             connector = self._provider()
-            client = connector.client
             while len(backlog):
                 start = backlog.head
                 timestamps, rows = backlog.rows(start, start + batch)
@@ -396,7 +396,7 @@ class OutputWorker:
                 if retention is not None:
                     kept_timestamps, kept = _inside_window(retention.cutoff, timestamps, rows)
                 try:
-                    await self._send(client, kept_timestamps, kept, retention)
+                    await self._send(connector, kept_timestamps, kept, retention)
                 except ResponseError as exc:
                     if self._fall_back(connector, retention, exc):
                         continue  # the same chunk again, in the next older mode
@@ -435,23 +435,25 @@ class OutputWorker:
         return replace(retention, trim=(low, high)) if high > low else retention
 
     async def _send(
-        self, client: Redis, timestamps: list[int], rows: list[bytes], retention: Retention | None
+        self, connector: RedisConnector, timestamps: list[int], rows: list[bytes], retention: Retention | None
     ) -> None:
-        """One pipelined round trip of the chunk; raises the reply the structure calls a failure."""
-        async with client.pipeline(transaction=False) as pipe:
+        """One pipelined round trip of the chunk (cluster: one per shard), confirmed by the replicas the
+        connector waits for (ReplicasBehind otherwise); raises the reply the structure calls a failure."""
+
+        def queue(pipe: AnyPipeline) -> None:
             if retention is None:
                 self.structure.queue_write(pipe, timestamps, rows)
             else:
                 self.structure.queue_write(pipe, timestamps, rows, retention)
-            commands = [args for args, _options in pipe.command_stack]
-            results = await pipe.execute(raise_on_error=False)
+
+        result = await connector.send(queue)
         try:
-            self._check_results(results)
+            self._check_results(result.replies)
         except ResponseError as exc:
             # Name the command and key (never the values) for the user, as the server's words do not.
-            index = next((i for i, result in enumerate(results) if result is exc), None)
+            index = next((i for i, reply in enumerate(result.replies) if reply is exc), None)
             if index is not None and exc.args and isinstance(exc.args[0], str):
-                name = " ".join(str(arg) for arg in commands[index][:2])
+                name = " ".join(str(arg) for arg in result.commands[index][:2])
                 exc.args = (f"{exc.args[0]} ({name})", *exc.args[1:])
             raise
 
@@ -494,6 +496,13 @@ class OutputWorker:
             if isinstance(error, CONNECTION_ERRORS):
                 _LOGGER.warning(
                     "Redis output %s: cannot write (%s); buffering samples until the server is back",
+                    self.name,
+                    error,
+                )
+            elif isinstance(error, ReplicasBehind):
+                _LOGGER.warning(
+                    "Redis output %s: writes not confirmed by the replicas (%s); buffering samples and "
+                    "retrying",
                     self.name,
                     error,
                 )

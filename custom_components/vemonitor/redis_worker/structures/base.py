@@ -12,8 +12,13 @@ import math
 from typing import Any, ClassVar, Literal, Protocol
 
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline
 
 from ..sample import Sample, Value
+
+type AnyPipeline = Pipeline | ClusterPipeline
+"""What a structure queues its commands on: a server's pipeline, or a cluster's (commands of one key each,
+so that the cluster routes every one to its shard)."""
 
 DEFAULT_STRUCTURE = "HmapTimeSeries"
 
@@ -77,7 +82,7 @@ class DataStructure(Protocol):
 
     def queue_write(
         self,
-        pipe: Pipeline,
+        pipe: AnyPipeline,
         timestamps: Sequence[int],
         rows: Sequence[bytes],
         retention: Retention | None = None,
@@ -230,7 +235,7 @@ class NodeKeyStructure:
                     parts.append(part)
         return list(per_node)
 
-    def queue_nodes(self, pipe: Pipeline) -> None:
+    def queue_nodes(self, pipe: AnyPipeline) -> None:
         """SADD of the node SET, once per round trip (idempotent, and it heals a deleted SET)."""
         pipe.sadd(self.redis_node, *self.members)
 

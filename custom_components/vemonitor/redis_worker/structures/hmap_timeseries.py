@@ -20,9 +20,7 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 from operator import le
 
-from redis.asyncio.client import Pipeline
-
-from .base import DEFAULT_STRUCTURE, NodeKeyStructure, Retention, register_structure
+from .base import DEFAULT_STRUCTURE, AnyPipeline, NodeKeyStructure, Retention, register_structure
 
 BUCKET_SECONDS = 60
 
@@ -65,7 +63,7 @@ class HmapTimeSeries(NodeKeyStructure):
 
     def queue_write(
         self,
-        pipe: Pipeline,
+        pipe: AnyPipeline,
         timestamps: Sequence[int],
         rows: Sequence[bytes],
         retention: Retention | None = None,

@@ -18,11 +18,10 @@ from collections.abc import Sequence
 import json
 from typing import Any
 
-from redis.asyncio.client import Pipeline
 from redis.exceptions import ResponseError
 
 from ..sample import Sample
-from .base import NodeKeyStructure, Retention, raise_first_error, register_structure
+from .base import AnyPipeline, NodeKeyStructure, Retention, raise_first_error, register_structure
 
 STREAM = "Stream"
 ALREADY_WRITTEN = "equal or smaller than the target stream top item"
@@ -58,7 +57,7 @@ class Stream(NodeKeyStructure):
 
     def queue_write(
         self,
-        pipe: Pipeline,
+        pipe: AnyPipeline,
         timestamps: Sequence[int],
         rows: Sequence[bytes],
         retention: Retention | None = None,

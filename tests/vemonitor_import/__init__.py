@@ -1,0 +1,1 @@
+"""Tests of the vemonitor configuration import (plain pytest: no Home Assistant fixture)."""
