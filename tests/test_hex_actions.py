@@ -162,7 +162,7 @@ async def test_a_model_without_load_output(hass: HomeAssistant) -> None:
         mppt_emission(), hex_device=HexDevice(Family.MPPT, MPPT_PID, values)
     ) as sim:
         entry = await mppt_entry(hass, sim, allow_control=True)
-        assert hass.states.get("switch.mppt1_load_output") is None
+        assert hass.states.get("switch.mppt1_load_output_enabled") is None
         assert hass.states.get("select.mppt1_load_output_mode") is None
         assert hass.states.get("switch.mppt1_charger") is not None
         with pytest.raises(ServiceValidationError) as refused:

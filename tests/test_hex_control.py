@@ -67,20 +67,20 @@ def device_value(sim: Simulator, register_id: int) -> object:
 async def test_load_output_switch_writes_and_reads_back(
     hass: HomeAssistant, mppt: MockConfigEntry, mppt_sim: Simulator
 ) -> None:
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
     await hass.services.async_call(
-        "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+        "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
     )
     assert device_value(mppt_sim, LOAD_OUTPUT_CONTROL) == "off"
-    assert state(hass, "switch.mppt1_load_output") == STATE_OFF
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_OFF
     assert state(hass, "select.mppt1_load_output_mode") == "off"
     await hass.services.async_call(
-        "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+        "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
     )
     assert device_value(mppt_sim, LOAD_OUTPUT_CONTROL) == "on"
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
     registry = er.async_get(hass)
-    switch = registry.async_get("switch.mppt1_load_output")
+    switch = registry.async_get("switch.mppt1_load_output_enabled")
     assert switch is not None
     assert switch.unique_id == f"{MPPT_SERIAL}_load_output"
 
@@ -162,7 +162,7 @@ async def test_select_writes_an_option(
     )
     assert device_value(mppt_sim, LOAD_OUTPUT_CONTROL) == "alt1"
     assert state(hass, "select.mppt1_load_output_mode") == "alt1"
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON  # any mode but off
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON  # any mode but off
 
 
 async def test_a_refused_write_changes_nothing(
@@ -192,11 +192,11 @@ async def test_a_write_without_answer_times_out(
     mppt_sim.faults = Faults(hex_no_answer=1.0)
     with pytest.raises(HomeAssistantError) as refused:
         await hass.services.async_call(
-            "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+            "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
         )
     assert refused.value.translation_key == "hex_timeout"
     # The device may have taken it (only its replies were lost): the entity shows nothing it did not read.
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
 
 
 async def test_no_write_while_the_link_is_down(
@@ -207,7 +207,7 @@ async def test_no_write_while_the_link_is_down(
     await wait_until(lambda: client.link_state is not LinkState.CONNECTED)
     with pytest.raises(HomeAssistantError) as refused:
         await hass.services.async_call(
-            "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+            "switch", SERVICE_TURN_OFF, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
         )
     assert refused.value.translation_key == "not_connected"
 
@@ -262,7 +262,7 @@ async def test_the_option_turns_control_on(hass: HomeAssistant, mppt_sim: Simula
     entry = vedirect_entry(mppt_sim.url)
     await setup_entry(hass, entry)
     await wait_hex_read(entry)
-    assert hass.states.get("switch.mppt1_load_output") is None
+    assert hass.states.get("switch.mppt1_load_output_enabled") is None
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_TIME_INTERVAL: 1, CONF_ALLOW_CONTROL: True}
@@ -271,7 +271,7 @@ async def test_the_option_turns_control_on(hass: HomeAssistant, mppt_sim: Simula
     await hass.async_block_till_done()
     assert entry.options[CONF_ALLOW_CONTROL] is True
     await wait_hex_read(entry)
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
 
     # Off again: the control entities leave the registry (no "no longer provided" leftovers).
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -295,13 +295,13 @@ async def test_switching_on_restores_the_mode_it_had(
     mppt_sim.hex.set_value(LOAD_OUTPUT_CONTROL, "auto")  # changed on the device: an async frame
     await wait_until(lambda: mppt.runtime_data.settings.values.get(LOAD_OUTPUT_CONTROL) == "auto")
     await hass.async_block_till_done()
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
     for service in (SERVICE_TURN_OFF, SERVICE_TURN_ON):
         await hass.services.async_call(
-            "switch", service, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+            "switch", service, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
         )
     assert device_value(mppt_sim, LOAD_OUTPUT_CONTROL) == "auto"
-    assert state(hass, "switch.mppt1_load_output") == STATE_ON
+    assert state(hass, "switch.mppt1_load_output_enabled") == STATE_ON
 
 
 async def test_a_load_output_never_seen_on_is_switched_to_auto(hass: HomeAssistant) -> None:
@@ -312,9 +312,9 @@ async def test_a_load_output_never_seen_on_is_switched_to_auto(hass: HomeAssista
         entry = vedirect_entry(sim.url, allow_control=True)
         await setup_entry(hass, entry)
         await wait_hex_read(entry)
-        assert state(hass, "switch.mppt1_load_output") == STATE_OFF
+        assert state(hass, "switch.mppt1_load_output_enabled") == STATE_OFF
         await hass.services.async_call(
-            "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.mppt1_load_output"}, blocking=True
+            "switch", SERVICE_TURN_ON, {ATTR_ENTITY_ID: "switch.mppt1_load_output_enabled"}, blocking=True
         )
         assert device_value(sim, LOAD_OUTPUT_CONTROL) == "auto"
         assert await hass.config_entries.async_unload(entry.entry_id)

@@ -196,7 +196,7 @@ async def test_inverter_values(hass: HomeAssistant) -> None:
         assert float(apparent.state) == int(fields[b"AC_OUT_S"])
         assert apparent.attributes[ATTR_UNIT_OF_MEASUREMENT] == "VA"
         assert state_of(hass, "sensor.phoenix_device_mode") == "inverter"
-        assert state_of(hass, "sensor.phoenix_charger_state") == "inverting"
+        assert state_of(hass, "sensor.phoenix_device_state") == "inverting"  # CS of an inverter
         assert state_of(hass, "sensor.phoenix_off_reason") == "none"
         assert state_of(hass, "sensor.phoenix_warning_reason") in {"none", "low_voltage"}
         assert await hass.config_entries.async_unload(entry.entry_id)

@@ -55,3 +55,14 @@ def test_icons_name_translated_entities() -> None:
     for platform, keys in icons.items():
         for key in keys:
             assert key in entity[platform], f"{platform}.{key}"
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "de"])
+def test_every_exception_has_a_message(language: str) -> None:
+    """Home Assistant reads `exceptions.<key>.message`: a plain string shows the bare key to the user."""
+    exceptions = load(language)["exceptions"]
+    assert exceptions
+    for key, entry in exceptions.items():
+        assert isinstance(entry, dict), key
+        assert isinstance(entry.get("message"), str), key
+        assert entry["message"].strip(), key

@@ -13,10 +13,13 @@ import json
 from pathlib import Path
 import signal
 import sys
+import time
 from typing import IO, Any
 
 from .protocol import codes, fields, framing
 from .simulator import DEVICE_KINDS, CaptureSource, EmissionSource, Faults, Simulator, synthetic_device
+from .solarday import SolarDayConfig, parse_hour
+from .solardevices import SOLAR_DAY_KINDS, solar_day_device
 
 _CHUNK = 65536
 _CHECKSUM_LABEL = "Checksum"
@@ -33,6 +36,11 @@ Enums print as their key, flag sets as a list of keys."""
 
 _SIMULATE_HELP = """\
 Simulate a VE.Direct device: replay a capture byte for byte or synthesise an MPPT, a BMV or an inverter.
+The solar-* devices show one small solar system through compressed days (a day in 10 minutes by default):
+solar-mppt's panel power follows the sun and the clouds, solar-bmv's battery charges from it by day and
+raises its low-voltage alarm at night now and then, solar-inverter's AC load varies. Each process simulates
+the whole system: give the three the same --seed and --day-origin (e.g. --day-origin $(date +%s)) and they
+agree with each other.
 The first stdout line is the port to open (a pseudo-terminal path, or a socket:// URL with --tcp).
 A capture replayed without --loop goes silent after its last emission, with the port left open.
 The device answers HEX requests (ping, product id, GET/SET of its registers) unless --no-hex; --hex-state
@@ -195,6 +203,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _hour(text: str) -> float:
+    try:
+        return parse_hour(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text} is not an hour (H, H.H or H:MM within 0..24)") from err
+
+
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
@@ -260,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what = sim.add_mutually_exclusive_group(required=True)
     what.add_argument("capture", nargs="?", metavar="CAPTURE", help="capture file to replay")
-    what.add_argument("--device", choices=DEVICE_KINDS, help="synthesise this device")
+    what.add_argument("--device", choices=(*DEVICE_KINDS, *SOLAR_DAY_KINDS), help="synthesise this device")
     sim.add_argument(
         "--tcp", type=_host_port, metavar="HOST:PORT", help="serve socket:// clients (port 0: any)"
     )
@@ -293,7 +308,33 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--replug-delay", type=_positive, default=3.0, metavar="S", help="SIGUSR2: seconds unplugged"
     )
+    day = sim.add_argument_group("solar day", "the solar-* devices (defaults: SolarDayConfig)")
+    day.add_argument("--day-length", type=_positive, metavar="S", help="real seconds per day (default 600)")
+    day.add_argument("--sunrise", type=_hour, metavar="H", help="hour of sunrise, e.g. 6:30 (default 6)")
+    day.add_argument("--sunset", type=_hour, metavar="H", help="hour of sunset (default 18)")
+    day.add_argument("--day-start", type=_hour, metavar="H", help="hour of the day at the start (default 5)")
+    day.add_argument("--peak-power", type=_positive, metavar="W", help="panel power at noon (default 250)")
+    day.add_argument(
+        "--day-origin", type=float, metavar="T", help="POSIX time the day starts at (default: now)"
+    )
     return parser
+
+
+# The solar day options: each one's SolarDayConfig field (the origin sets the clock).
+_DAY_FIELDS = {
+    "day_length": "day_length",
+    "sunrise": "sunrise",
+    "sunset": "sunset",
+    "day_start": "start",
+    "peak_power": "peak_power",
+}
+_DAY_OPTIONS = (*_DAY_FIELDS, "day_origin")
+
+
+def solar_day_config(args: argparse.Namespace) -> SolarDayConfig:
+    """The solar day that ``simulate``'s options describe (ValueError when it makes no sense)."""
+    given = {field: getattr(args, option) for option, field in _DAY_FIELDS.items()}
+    return SolarDayConfig(**{field: value for field, value in given.items() if value is not None})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -330,17 +371,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"no such capture file: {args.capture}")
     if args.no_hex and args.hex_state is not None:
         parser.error("--hex-state needs a device that answers HEX (not --no-hex)")
+    if args.device not in SOLAR_DAY_KINDS:
+        if any(getattr(args, name) is not None for name in _DAY_OPTIONS):
+            parser.error("the solar day options apply to the solar-* devices only")
+    else:
+        try:
+            solar_day_config(args)
+        except ValueError as err:
+            parser.error(str(err))
     asyncio.run(simulate(build_simulator(args), out, args.replug_delay))
     return 0
 
 
 def build_simulator(args: argparse.Namespace) -> Simulator:
     """The simulator that ``simulate``'s parsed arguments describe."""
-    source: EmissionSource = (
-        CaptureSource.from_file(args.capture, loop=args.loop)
-        if args.capture is not None
-        else synthetic_device(args.device, seed=args.seed)
-    )
+    source: EmissionSource
+    if args.capture is not None:
+        source = CaptureSource.from_file(args.capture, loop=args.loop)
+    elif args.device in SOLAR_DAY_KINDS:
+        origin = time.time() if args.day_origin is None else args.day_origin
+        config = solar_day_config(args)
+        source = solar_day_device(
+            args.device, seed=args.seed, config=config, clock=lambda: time.time() - origin
+        )
+    else:
+        source = synthetic_device(args.device, seed=args.seed)
     faults = Faults(
         bad_checksum=args.bad_checksum,
         garbage=args.garbage,

@@ -1,8 +1,10 @@
 """A VE.Direct device on a pseudo-terminal or a TCP listener, for tests, benchmarks and development.
 
 The simulator replays a capture byte for byte (junk and HEX frames included) or synthesises an MPPT, a BMV or
-a Phoenix inverter with plausible, changing values (``devices.py``). Each *emission* is what a device sends
-in one period (a BMV sends its main and history blocks together); emissions are paced at ``rate`` per second.
+a Phoenix inverter with plausible, changing values (``devices.py``), or one of them as a view of a small
+solar system living through compressed days (``solarday.py``, ``solardevices.py``). Each *emission* is what a
+device sends in one period (a BMV sends its main and history blocks together); emissions are paced at ``rate``
+per second.
 Faults are injected with a probability each: corrupted checksums, garbage between blocks, dropped blocks, HEX
 frames, and on HEX requests no answer, a corrupted reply or a late one.
 

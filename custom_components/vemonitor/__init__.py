@@ -4,8 +4,8 @@ Two kinds of config entries (see models.is_redis_server): a VE.Direct device (a 
 the background, a coordinator sampling it every time_interval, its HEX settings read in the background, its
 Redis outputs as subentries) and a Redis server (a pool shared by the outputs writing to it). No update
 listener is registered: options and reconfigure reload through the flows, and Redis output subentries are
-followed live by redis_outputs. The actions (read_register, write_register) are registered once, in
-async_setup.
+followed live by redis_outputs. The actions (read_register, write_register, create_dashboard) are registered
+once, in async_setup.
 """
 
 from homeassistant.config_entries import ConfigEntry
@@ -16,6 +16,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_DEVICE_KEY, DOMAIN, ENTRY_MINOR_VERSION, LOGGER
 from .coordinator import VeDirectCoordinator
+from .dashboard import async_offer_dashboard
 from .hex_entities import WANTED_REGISTERS
 from .identity import default_device_key
 from .models import VeDirectRuntime, VeMonitorConfigEntry, is_redis_server, is_vedirect
@@ -99,6 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: VeMonitorConfigEntry) ->
             coordinator=coordinator, client=client, redis_outputs=redis_outputs, settings=settings
         )
         await hass.config_entries.async_forward_entry_setups(entry, VEDIRECT_PLATFORMS)
+        async_offer_dashboard(hass)  # the "Energy system" dashboard, unless it exists
         # After the setup, never in it: a device that does not answer HEX costs its timeouts there.
         frame = client.frame
         entry.async_create_background_task(

@@ -1,4 +1,5 @@
-"""Repairs: a VE.Direct port that has been missing for a while, fixed by picking the port it moved to."""
+"""Repairs: a VE.Direct port that has been missing for a while, fixed by picking the port it moved to; and the
+offer of the "Energy system" dashboard (dashboard.py), taken by creating it."""
 
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -9,12 +10,14 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import FlowResult
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.selector import SerialPortSelector
 from homeassistant.util.hass_dict import HassKey
 import voluptuous as vol
 
 from .const import DOMAIN, PORT_MISSING_AFTER
+from .dashboard import ISSUE_DASHBOARD_OFFER, URL, async_create_dashboard
 from .identity import ProbeError, async_probe_moved_device, is_local_port
 from .validation import InvalidInput, valid_serial_port
 
@@ -25,6 +28,7 @@ ISSUE_PORT_MISSING = "port_missing"
 # Any: HA 2026.9+ types forms as probatio.Schema, 2026.5 as voluptuous.Schema; at runtime `voluptuous` is the
 # right one in each (HA installs probatio under that name).
 PORT_SCHEMA: Any = vol.Schema({vol.Required(CONF_PORT): SerialPortSelector()})
+CONFIRM_SCHEMA: Any = vol.Schema({})
 
 # Since when each entry's local port has been seen missing. In hass.data, not in the entry's runtime data,
 # so that the time counts across setup retries too (a port already gone when Home Assistant starts).
@@ -112,9 +116,33 @@ class PortMissingRepairFlow(RepairsFlow):
         )
 
 
+class DashboardOfferFlow(RepairsFlow):
+    """Create the "Energy system" dashboard (or update it), then link to it; a failure tells why."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> RepairsResult:
+        """The flow starts here with the issue id as input: go to the confirmation."""
+        return await self.async_step_confirm()
+
+    async def async_step_confirm(self, user_input: dict[str, Any] | None = None) -> RepairsResult:
+        """What the dashboard will show; submitted, it is made (the action deletes the offer)."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="confirm", data_schema=CONFIRM_SCHEMA, description_placeholders={"url": URL}
+            )
+        try:
+            await async_create_dashboard(self.hass)
+        except HomeAssistantError as err:
+            return self.async_abort(
+                reason="dashboard_not_created", description_placeholders={"error": str(err)}
+            )
+        return self.async_abort(reason="dashboard_created", description_placeholders={"url": URL})
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """The only fixable issue of this integration is the missing port."""
+    """The missing port (one issue per entry), or the offer of the dashboard."""
+    if issue_id == ISSUE_DASHBOARD_OFFER:
+        return DashboardOfferFlow()
     assert data is not None
     return PortMissingRepairFlow(str(data["entry_id"]))

@@ -4,6 +4,8 @@ For experts: the register is given by id (a number, or text such as "0xEDF0") or
 "absorption_voltage"), values in base units (V, A, Ah...) or as an option key for enum registers. The
 response is {register, key, value, unit}. Writes go through the device's settings (settings.async_write):
 the same checks and read-back as the entities.
+
+create_dashboard (administrators) makes or updates the "Energy system" dashboard: see dashboard.py.
 """
 
 import math
@@ -18,6 +20,7 @@ from homeassistant.helpers.service import async_register_admin_service
 import voluptuous as vol
 
 from .const import DOMAIN
+from .dashboard import SERVICE_CREATE_DASHBOARD, async_create_dashboard
 from .flow_forms import form_schema
 from .models import DeviceSettings, is_vedirect
 from .vedirect.registers import REGISTER_TABLES, HexValue, Register, RegisterType, find_register
@@ -122,7 +125,8 @@ def _response(register: Register, value: HexValue) -> ServiceResponse:
 
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
-    """Register read_register (anyone) and write_register (administrators; automations run as the system)."""
+    """Register read_register (anyone), write_register and create_dashboard (administrators; automations run
+    as the system)."""
 
     async def read_register(call: ServiceCall) -> ServiceResponse:
         settings = _settings_of(hass, call.data[ATTR_DEVICE_ID])
@@ -134,6 +138,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
         register = _register_of(settings, call.data[ATTR_REGISTER])
         value = _value_for(register, call.data[ATTR_VALUE])
         return _response(register, await settings.async_write(register, value))
+
+    async def create_dashboard(call: ServiceCall) -> ServiceResponse:
+        return await async_create_dashboard(hass)
 
     hass.services.async_register(
         DOMAIN,
@@ -148,5 +155,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_WRITE_REGISTER,
         write_register,
         schema=WRITE_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    async_register_admin_service(
+        hass,
+        DOMAIN,
+        SERVICE_CREATE_DASHBOARD,
+        create_dashboard,
         supports_response=SupportsResponse.OPTIONAL,
     )

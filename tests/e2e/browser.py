@@ -63,6 +63,10 @@ IMPORTED_DEVICE = "inverter"
 IMPORTED_NODE = "inv_import"
 IMPORTED_PRODUCT = "Phoenix Inverter 12V 800VA 230V (0xA261)"
 
+# The "Energy system" dashboard of the last step: made by the action from every device added before.
+DASHBOARD_URL = "/energy-system"
+CREATE_DASHBOARD = f"/api/services/{DOMAIN}/create_dashboard?return_response"
+
 
 @dataclass
 class Stack:
@@ -438,6 +442,9 @@ async def scenario(
         await expect(ui.dialog.get_by_text(IMPORT["done"]).first).to_be_visible(timeout=PROBE_TIMEOUT_MS)
         await check_import(ui, api, redis)
 
+    async with report.step("Energy system dashboard: made by the action, its gauge shows the battery", page):
+        await check_dashboard(ui, api, report)
+
 
 def import_yaml(stack: Stack) -> str:
     """A small vemonitor configuration: the Phoenix simulator's port with its PID, the stack's Redis (the
@@ -503,14 +510,35 @@ async def check_import(ui: Ui, api: HaApi, redis: aioredis.Redis) -> None:
     )
 
 
+async def check_dashboard(ui: Ui, api: HaApi, report: Report) -> None:
+    """vemonitor.create_dashboard over the REST API makes the dashboard of the BMV, the MPPT and the imported
+    inverter, with the two Redis outputs; run again, it updates the same one. In the browser, /energy-system
+    shows the BMV's state of charge gauge with a value (the README's picture)."""
+    page = ui.page
+    made = (await api.post(CREATE_DASHBOARD, {}))["service_response"]
+    assert made["url"] == DASHBOARD_URL, made
+    assert made["created"] is True, made
+    assert (made["devices"], made["redis_outputs"]) == (3, 2), made
+    again = (await api.post(CREATE_DASHBOARD, {}))["service_response"]
+    assert again == {**made, "created": False}, again
+    await ui.goto(DASHBOARD_URL)
+    await expect(page.get_by_text("bmv712", exact=True).first).to_be_visible()
+    gauge = page.locator("hui-gauge-card").first
+    await expect(gauge).to_be_visible()
+    await expect(gauge.get_by_text(re.compile(r"\d\s*%")).first).to_be_visible()
+    await expect(page.locator("hui-history-graph-card").first).to_be_visible()
+    await report.picture(page, "dashboard")
+    print(f"[e2e]    {DASHBOARD_URL}: {made['cards']} cards, {made['devices']} devices", flush=True)
+
+
 async def check_load_output_switch(ui: Ui, api: HaApi, stack: Stack) -> None:
-    """With "Allow changing device settings" on, the MPPT's Load output switch writes register 0xEDAB of the
-    simulated device (seen in the simulator's own HEX state file, not through Home Assistant)."""
+    """With "Allow changing device settings" on, the MPPT's "Load output enabled" switch writes register
+    0xEDAB of the simulated device (seen in the simulator's HEX state file, not through Home Assistant)."""
     page = ui.page
     assert hex_register(stack, MPPT, LOAD_OUTPUT_CONTROL) == "on"
     entry_id = await api.add_vedirect_device(MPPT, stack.ports[MPPT])
     await api.set_options(entry_id, {"allow_control": True})
-    switch = f"switch.{MPPT}_load_output"
+    switch = f"switch.{MPPT}_load_output_enabled"
 
     async def switch_is(state: str) -> bool | None:
         return True if await api.state(switch) == state else None
@@ -518,7 +546,7 @@ async def check_load_output_switch(ui: Ui, api: HaApi, stack: Stack) -> None:
     await eventually(lambda: switch_is("on"), HEX_TIMEOUT, f"no {switch} showing on")
     await ui.goto("/config/devices/dashboard")
     await page.get_by_text(MPPT, exact=True).first.click()
-    toggle = page.get_by_role("switch", name=re.compile(r"Load output$"))
+    toggle = page.get_by_role("switch", name=re.compile(r"Load output enabled$"))
     await expect(toggle).to_be_checked()
     await toggle.scroll_into_view_if_needed()
     await toggle.set_checked(False, force=True)  # the switch's track intercepts the pointer

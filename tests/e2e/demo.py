@@ -6,14 +6,15 @@ code path as the web UI).
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import json
 from pathlib import Path
 import time
 from typing import Any
 
 from custom_components.vemonitor.const import DOMAIN
-from tests.e2e.ha_client import HaClient, Json
+from tests.e2e.ha_client import HaApiError, HaClient, Json
+from vedirect_tools.solarday import DEFAULT_SEED
 
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 REDIS_SERVER_NAME = "local"
@@ -58,6 +59,33 @@ DEVICES = (
         structure="Stream",  # one of each structure: XREAD BLOCK 0 STREAMS inv_phoenix_phoenix '$'
     ),
 )
+
+
+# `--demo`: the same three devices (names, ports, outputs), synthesised as one solar system living through a
+# day every 10 minutes (vedirect_tools/solarday.py); the plain stack and the browser test keep the above.
+DEMO_SEED = DEFAULT_SEED  # the day the user guide tells: an alarm at once and one in the first night
+SOLAR_DAY = {
+    "bmv712": ("solar-bmv", "BMV-712 Smart battery monitor (synthetic solar day)"),
+    "mppt": ("solar-mppt", "SmartSolar MPPT 100/20 solar charger (synthetic solar day)"),
+    "phoenix": ("solar-inverter", "Phoenix Inverter 12V 800VA (synthetic solar day)"),
+}
+
+
+def solar_day_devices(day_origin: float, seed: int = DEMO_SEED) -> tuple[SimulatedDevice, ...]:
+    """DEVICES as solar-day devices of one system: the same seed and day origin (POSIX time) for the three
+    processes, so that they agree; a simulator restarted (`scripts/develop ctl restart mppt`) resumes where
+    the day is."""
+    return tuple(
+        replace(
+            device,
+            description=SOLAR_DAY[device.name][1],
+            simulate_args=(
+                *("--device", SOLAR_DAY[device.name][0]),
+                *("--seed", str(seed), "--day-origin", f"{day_origin:.3f}"),
+            ),
+        )
+        for device in DEVICES
+    )
 
 
 def _fill(form: Json, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +166,49 @@ async def add_redis_output(client: HaClient, entry_id: str, server_id: str, devi
         _expect(step, "form", "ref_cols")
         step = await client.subentry_flow_step(form["flow_id"], {"add_another": False})
     _expect(step, "create_entry", f"Redis output of {device.name}")
+
+
+# The Energy dashboard of `--demo`: solar production from the MPPT, the battery in and out from the BMV (the
+# entities found by their unique_id: device key + field label).
+ENERGY_SOURCES = (
+    {"type": "solar", "stat_energy_from": ("mppt", "H19"), "stat_rate": ("mppt", "PPV")},
+    {"type": "battery", "stat_energy_from": ("bmv712", "H17"), "stat_energy_to": ("bmv712", "H18")},
+)
+
+
+async def configure_energy(client: HaClient) -> str | None:
+    """Set the Energy dashboard's sources, unless it has some already; what was done, for the log."""
+    try:
+        prefs = await client.ws_command("energy/get_prefs")
+    except HaApiError:  # a new instance: no preferences yet
+        prefs = {}
+    if prefs.get("energy_sources"):
+        return None
+    titles = {entry["entry_id"]: entry["title"] for entry in await client.config_entries(DOMAIN)}
+    registry = [
+        item
+        for item in await client.ws_command("config/entity_registry/list")
+        if item.get("platform") == DOMAIN
+    ]
+
+    def entity(device: str, label: str) -> str:
+        found: str = next(
+            item["entity_id"]
+            for item in registry
+            if titles.get(item.get("config_entry_id")) == device and item["unique_id"].endswith(f"_{label}")
+        )
+        return found
+
+    sources = [
+        {key: entity(*value) if isinstance(value, tuple) else value for key, value in source.items()}
+        for source in ENERGY_SOURCES
+    ]
+    await client.ws_command("energy/save_prefs", energy_sources=sources)
+    solar, battery = sources
+    return (
+        f"Energy dashboard: solar production {solar['stat_energy_from']}, battery "
+        f"{battery['stat_energy_to']} in / {battery['stat_energy_from']} out"
+    )
 
 
 async def wait_live(

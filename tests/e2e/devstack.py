@@ -26,8 +26,16 @@ import redis.asyncio as aioredis
 
 from custom_components.vemonitor.const import DOMAIN
 from tests.e2e.control import serve_control
-from tests.e2e.demo import DEVICES, SimulatedDevice, create_demo, wait_live
+from tests.e2e.demo import (
+    DEVICES,
+    SimulatedDevice,
+    configure_energy,
+    create_demo,
+    solar_day_devices,
+    wait_live,
+)
 from tests.e2e.ha_client import HaClient
+from vedirect_tools.solarday import SolarDayConfig
 
 type Output = Literal["log", "pipe", "merged", "terminal"]
 
@@ -595,6 +603,11 @@ async def run_stack(stack: Stack, started: float) -> int:
             live = await wait_live(client, LIVE_TIMEOUT, stack.devices)
             counts = ", ".join(f"{name}: {count}" for name, count in live.items())
             say(f"three devices live after {time.monotonic() - started:.1f} s (numeric sensors: {counts})")
+            say(solar_day_summary(SolarDayConfig()))
+            if energy := await configure_energy(client):
+                say(f"demo: {energy}")
+            dashboard = await client.post("/api/services/vemonitor/create_dashboard?return_response", {})
+            say(f"demo: dashboard {dashboard['service_response']['url']} ready")
         print_banner(info, sys.stdout)
         say(f"errors logged by Home Assistant so far: {stack.startup_errors}")
         if args.state_file is not None:
@@ -611,6 +624,19 @@ async def run_stack(stack: Stack, started: float) -> int:
             return status or 1
         return status
     return await watch(stack)
+
+
+def solar_day_summary(day: SolarDayConfig) -> str:
+    """What `--demo`'s devices do, for the person who started them."""
+
+    def clock(hour: float) -> str:
+        return f"{int(hour):02d}:{round(hour % 1 * 60):02d}"
+
+    return (
+        f"demo: the three devices are one solar system living a day every {day.day_length / 60:g} min, from "
+        f"{clock(day.start)} (sunrise {clock(day.sunrise)}, sunset {clock(day.sunset)}): panel power by day, "
+        "the battery charging from it, the inverter's load, the BMV's low-voltage alarm at night now and then"
+    )
 
 
 async def watch(stack: Stack) -> int:
@@ -631,7 +657,8 @@ async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.pid_file is not None:
         args.pid_file.write_text(f"{os.getpid()}\n")
-    stack = Stack(args)
+    # --demo: the devices are one solar system, its day starting now (tests/e2e/demo.py).
+    stack = Stack(args, solar_day_devices(time.time()) if args.demo else DEVICES)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -661,7 +688,10 @@ async def main_async(args: argparse.Namespace) -> int:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/develop", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--demo", action="store_true", help="add a Redis server, the three devices and outputs"
+        "--demo",
+        action="store_true",
+        help="simulate a solar day (a day in 10 minutes) with the three devices; add a Redis server, the "
+        "devices and outputs",
     )
     parser.add_argument(
         "--redis", type=RedisTarget.from_url, metavar="URL", help="use this Redis, not one of ours"
