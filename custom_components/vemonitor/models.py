@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeGuard
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -198,3 +198,9 @@ def is_redis_server(entry: ConfigEntry) -> TypeGuard[RedisServerConfigEntry]:
 def is_vedirect(entry: ConfigEntry) -> TypeGuard[VeDirectConfigEntry]:
     """Whether the entry is a VE.Direct device."""
     return not is_redis_server(entry)
+
+
+def is_closing(entry: ConfigEntry) -> bool:
+    """Unloading or not loaded: start nothing more, add no entity (Home Assistant unloads the platforms
+    before the entry's unload callbacks run, so an entity added now would stay behind)."""
+    return entry.state not in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)

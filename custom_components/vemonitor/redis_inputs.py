@@ -20,7 +20,6 @@ from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
     ConfigEntryChange,
-    ConfigEntryState,
     ConfigSubentry,
 )
 from homeassistant.const import CONF_NAME
@@ -46,7 +45,7 @@ from .const import (
     LOGGER,
     SUBENTRY_REDIS_INPUT,
 )
-from .models import RedisServerConfigEntry
+from .models import RedisServerConfigEntry, is_closing
 from .redis_entities import REDIS_MANUFACTURER
 from .redis_worker import RedisConnector, RedisWorkerError
 from .redis_worker.input import InputReader, InputSettings, NodePoint
@@ -288,15 +287,11 @@ class RedisInputs:
         coordinator = RedisInputCoordinator(self.hass, self.server, subentry)
         self.inputs[subentry.subentry_id] = coordinator
         await coordinator.async_refresh()
-        if self._closing() or subentry.subentry_id not in self.server.subentries:
+        if is_closing(self.server) or subentry.subentry_id not in self.server.subentries:
             await coordinator.async_shutdown()
             del self.inputs[subentry.subentry_id]
             return None
         return coordinator
-
-    def _closing(self) -> bool:
-        """Unloading (its platforms go first) or not loaded: start nothing more, add no sensor."""
-        return self.server.state not in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
 
     @callback
     def async_add_sensors(
@@ -325,7 +320,7 @@ class RedisInputs:
         """Follow the subentries: start new inputs, restart changed ones, stop deleted ones (Home Assistant
         removes a deleted input's device and entities)."""
         async with self._lock:
-            if self._closing():
+            if is_closing(self.server):
                 return
             wanted = input_subentries(self.server)
             for subentry_id in [key for key in self.inputs if key not in wanted]:

@@ -16,7 +16,6 @@ from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
     ConfigEntryChange,
-    ConfigEntryState,
     ConfigSubentry,
 )
 from homeassistant.const import CONF_SOURCE, EVENT_HOMEASSISTANT_STOP
@@ -41,7 +40,7 @@ from .const import (
     SUBENTRY_REDIS_OUTPUT,
 )
 from .identity import device_key
-from .models import VeDirectSample, signal_redis_server_ready
+from .models import VeDirectSample, is_closing, signal_redis_server_ready
 from .redis_entities import OUTPUT_SENSORS, REDIS_MANUFACTURER, RedisOutputSensor
 from .redis_server import ServerLink, async_get_redis_server
 from .redis_worker import (
@@ -386,14 +385,10 @@ class RedisOutputs:
         once, so that unreachable servers cost one connect timeout, not one per output."""
         await asyncio.gather(*(output.async_stop() for output in self.outputs.values()))
 
-    def _closing(self) -> bool:
-        """Unloading (platforms first: an entity added now would stay) or not loaded: start, add nothing."""
-        return self.device.state not in (ConfigEntryState.LOADED, ConfigEntryState.SETUP_IN_PROGRESS)
-
     async def async_reconcile(self) -> None:
         """Start new outputs, restart changed ones, remove deleted ones (also deleted during a (re)start)."""
         async with self._reconcile_lock:
-            if self._closing():
+            if is_closing(self.device):
                 return
             wanted = output_subentries(self.device)
             for subentry_id in [key for key in self.outputs if key not in wanted]:
@@ -407,7 +402,7 @@ class RedisOutputs:
                     continue
                 if subentry_id not in self.device.subentries:
                     await self.outputs.pop(subentry_id).async_remove()
-                elif self._closing():
+                elif is_closing(self.device):
                     await output.async_stop()  # the unload's stop may have run before this start
                 elif new:
                     self._async_add_output_sensors(output)
